@@ -1,0 +1,134 @@
+"""The console as a chat platform: people type and press buttons, the bot answers in print."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+from rich.console import Console
+from rich.text import Text as RichText
+
+from adapters.console.deliver import ConsoleDeliverer, OpenedForm
+from adapters.console.timers import ConsoleTimers
+from bot.clock import ManualClock
+from bot.dispatch import Dispatcher
+from bot.events import Action, Actor, Command, Event, FormSubmitted, MemberJoined, timer_fired
+from bot.i18n import Translator
+from bot.ports import Outbox
+from bot.service import Result, WorkshopService
+
+SHOWN_VALUE = 80
+
+
+class ConsoleChat:
+    def __init__(self, service: WorkshopService, outbox: Outbox, clock: ManualClock, out: Console,
+                 language: str, org: str) -> None:
+        self.service = service
+        self.clock = clock
+        self.out = out
+        self.org = org
+        self.t = Translator(language)
+        self.names: dict[str, str] = {}
+        self.timers = ConsoleTimers()
+        self.deliverer = ConsoleDeliverer(out, self.t, lambda user: self.names.get(user, user))
+        self.dispatcher = Dispatcher(outbox, self.deliverer, self.timers, clock)
+        self.last_event: Event | None = None
+
+    def person(self, name: str) -> Actor:
+        actor = Actor("console:" + re.sub(r"\W+", "-", name.casefold()).strip("-"), name)
+        self.names[actor.id] = name
+        return actor
+
+    def _echo(self, text: str) -> None:
+        self.out.print(RichText(text, style="yellow"))
+
+    async def send(self, event: Event) -> Result:
+        self.last_event = event
+        result = self.service.handle(event)
+        await self.dispatcher.drain()
+        return result
+
+    def _base(self, name: str, conversation: str) -> dict[str, object]:
+        return {"event_id": uuid.uuid4().hex, "org": self.org, "conversation": conversation,
+                "actor": self.person(name)}
+
+    async def say(self, name: str, conversation: str, text: str) -> Result:
+        shown = text if len(text) <= SHOWN_VALUE else self.t("console.long_text", length=len(text))
+        self._echo(self.t("console.says", name=name, conversation=conversation, text=shown))
+        return await self.send(Command(**self._base(name, conversation), text=text))
+
+    async def join_channel(self, name: str, conversation: str) -> Result:
+        self._echo(self.t("console.joins", name=name, conversation=conversation))
+        return await self.send(MemberJoined(**self._base(name, conversation)))
+
+    async def press(self, name: str, conversation: str, action: str, **args: str) -> Result:
+        """Press the newest button for `action` that `name` sees in `conversation`."""
+        found = self.deliverer.find_button(conversation, self.person(name).id, action, args)
+        if found is None:
+            self._echo(self.t("console.no_button", label=action))
+            return Result()
+        return await self.press_number(name, found.number)
+
+    async def press_number(self, name: str, number: int) -> Result:
+        actor = self.person(name)
+        pressable = self.deliverer.buttons.get(number)
+        if pressable is None or pressable.audience not in (None, actor.id):
+            self._echo(self.t("console.no_button", label=str(number)))
+            return Result()
+        button = pressable.button
+        self._echo(self.t("console.presses", name=name, conversation=pressable.conversation,
+                          label=button.label))
+        return await self.send(Action(
+            **{**self._base(name, pressable.conversation), "workshop_id": button.args.get("workshop", "")},
+            action=button.action, args=dict(button.args)))
+
+    def open_form(self, name: str) -> OpenedForm | None:
+        return self.deliverer.forms.get(self.person(name).id)
+
+    async def fill(self, name: str, values: Mapping[str, str]) -> Result:
+        """Submit the form open for `name`, with `values` over what it already holds."""
+        actor = self.person(name)
+        opened = self.deliverer.forms.get(actor.id)
+        if opened is None:
+            self._echo(self.t("console.no_form", name=name))
+            return Result()
+        opened.values.update(values)
+        self._echo(self.t("console.fills", name=name, title=opened.form.title))
+        for f in opened.form.fields:
+            value = opened.values.get(f.name, "")
+            if f.name in values:
+                labels = dict(f.options)
+                value = ", ".join(labels.get(v, v) for v in value.split(",")) if labels else value
+                shown = value if len(value) <= SHOWN_VALUE else self.t("console.long_text", length=len(value))
+                self._echo(f"    {f.label}: {shown}")
+        result = await self.send(FormSubmitted(
+            **{**self._base(name, opened.conversation), "workshop_id": opened.form.args.get("workshop", "")},
+            form=opened.form.form, args=dict(opened.form.args), values=dict(opened.values)))
+        if result.form_errors:
+            self._form_errors(opened, result.form_errors)
+        elif self.deliverer.forms.get(actor.id) is opened:
+            del self.deliverer.forms[actor.id]
+        return result
+
+    def _form_errors(self, opened: OpenedForm, errors: Mapping[str, str]) -> None:
+        self.out.print(RichText(self.t("console.form_errors", title=opened.form.title), style="red"))
+        labels = {f.name: f.label for f in opened.form.fields}
+        for name, error in errors.items():
+            self.out.print(RichText(f"  ✗ {labels.get(name, name)}: {error}", style="red"))
+
+    async def replay(self) -> Result:
+        """Send the last event again, as a platform does when it retries a delivery."""
+        assert self.last_event is not None
+        self._echo(self.t("console.replay"))
+        return await self.send(self.last_event)
+
+    async def advance(self, minutes: int) -> None:
+        target = self.clock.now() + timedelta(minutes=minutes)
+        self._echo(self.t("console.time_passes", minutes=minutes))
+        while (due := self.timers.next_due(target)) is not None:
+            timer, at, args = due
+            self.clock.set(at)
+            await self.send(timer_fired(timer, args))
+        self.clock.set(target)

@@ -1,0 +1,100 @@
+"""`ambition-bot console`: run a workshop by hand, as anyone, with time on fast-forward."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.text import Text as RichText
+
+from adapters.console.chat import ConsoleChat
+from bot.ui import FieldKind, FormField
+
+Ask = Callable[[str], str]
+AS, IN, PRESS, FORWARD, QUIT, HELP = (
+    {"as", "som"}, {"in", "i"}, {"press", "tryk"}, {"ff", "wait", "spol", "vent"},
+    {"quit", "exit", "afslut"}, {"?", "console"})
+
+
+class Repl:
+    def __init__(self, chat: ConsoleChat, out: Console, ask: Ask) -> None:
+        self.chat = chat
+        self.out = out
+        self.ask = ask
+        self.t = chat.t
+        self.name = self.t("console.default_name")
+        self.conversation = "plenum"
+
+    def _say(self, text: str, style: str = "") -> None:
+        self.out.print(RichText(text, style=style))
+
+    async def run(self) -> None:
+        self._say(self.t("console.intro"), "green")
+        while True:
+            prompt = self.t("console.prompt", name=self.name, conversation=self.conversation)
+            try:
+                line = (await asyncio.to_thread(self.ask, prompt)).strip()
+            except (EOFError, KeyboardInterrupt, StopIteration):
+                break
+            if not await self.line(line):
+                break
+
+    async def line(self, line: str) -> bool:
+        """Handle one typed line; False when the person wants to leave."""
+        word, _, rest = line.partition(" ")
+        word, rest = word.casefold(), rest.strip()
+        if not line:
+            return True
+        if word in QUIT:
+            return False
+        if word in HELP:
+            self._say(self.t("console.help"))
+        elif word in AS and rest:
+            self.name = rest
+            self.chat.person(rest)
+        elif word in IN and rest:
+            self.conversation = rest.lstrip("#")
+        elif word in PRESS and rest.isdigit() or word.isdigit() and not rest:
+            await self.chat.press_number(self.name, int(rest or word))
+        elif word in FORWARD and rest.isdigit():
+            await self.chat.advance(int(rest))
+        else:
+            await self.chat.say(self.name, self.conversation, line)
+        await self.fill_forms()
+        return True
+
+    async def fill_forms(self) -> None:
+        """A form opened for the person at the keyboard is filled in right away, field by field."""
+        asking: set[str] | None = None
+        while (opened := self.chat.open_form(self.name)) is not None:
+            self._say(f"📝 {opened.form.title}", "bold magenta")
+            if opened.form.intro:
+                self._say(opened.form.intro, "dim")
+            values = {}
+            for field in opened.form.fields:
+                if asking is None or field.name in asking:
+                    values[field.name] = await asyncio.to_thread(
+                        self._ask_field, field, opened.values.get(field.name, ""))
+            result = await self.chat.fill(self.name, values)
+            if not result.form_errors:
+                return
+            asking = set(result.form_errors)
+
+    def _ask_field(self, field: FormField, current: str) -> str:
+        if field.hint:
+            self._say(f"  {field.hint}", "dim")
+        options = list(field.options)
+        for number, (_, label) in enumerate(options, start=1):
+            self._say(f"  {number}. {label}")
+        required = " *" if field.required else ""
+        answer = self.ask(self.t("console.field", label=field.label, required=required,
+                                 current=current or "–")).strip()
+        if not answer:
+            return current
+        if field.kind in (FieldKind.CHOICE, FieldKind.CHOICES) and options:
+            picked = [p.strip() for p in answer.split(",")]
+            values = [options[int(p) - 1][0] if p.isdigit() and 0 < int(p) <= len(options) else p
+                      for p in picked]
+            return ",".join(values)
+        return answer

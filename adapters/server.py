@@ -1,0 +1,53 @@
+"""`ambition-bot serve`: one aiohttp server; platform adapters mount their endpoints here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from sqlalchemy import text
+
+from adapters.app import Store
+from adapters.config import Settings
+
+log = logging.getLogger("ambition-bot")
+STORE: web.AppKey[Store] = web.AppKey("store", Store)
+
+
+def adapter_status(settings: Settings) -> list[str]:
+    """One line per adapter, saying whether it is on and, if not, what would turn it on."""
+    slack = ("Slack: on (POST /slack/events)" if settings.slack_on else
+             "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)")
+    teams = ("Teams: on (POST /api/messages)" if settings.teams_on else
+             "Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to turn it on)")
+    return [slack, teams]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+
+    def check() -> int:
+        with store.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return store.outbox.backlog()
+
+    try:
+        backlog = await asyncio.to_thread(check)
+    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        log.warning("readiness check failed: %s", type(error).__name__)
+        return web.json_response({"status": "unavailable", "database": type(error).__name__},
+                                 status=503)
+    return web.json_response({"status": "ready", "database": "ok", "outbox_backlog": backlog})
+
+
+def build_app(store: Store, settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[STORE] = store
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

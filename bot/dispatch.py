@@ -1,0 +1,96 @@
+"""Delivering the outbox: in order per conversation, retried with backoff, never lost."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Protocol
+
+from bot.effects import Cancel, Effect, Schedule, Update
+from bot.ports import Clock, Outbox, Pending
+
+log = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = (1, 2, 5, 15, 30, 60, 120, 300)
+MAX_ATTEMPTS = 20  # about an hour and a half of trying before an effect is set aside
+
+
+class DeliveryError(Exception):
+    """A platform refused or failed. `retry_after` is its own hint (HTTP 429 Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Deliverer(Protocol):
+    async def deliver(self, effect: Effect, ref: str | None) -> str | None:
+        """Send a message; for a post, return the platform's id of it (to update it later)."""
+
+
+class Timers(Protocol):
+    def schedule(self, effect: Schedule) -> None: ...
+    def cancel(self, effect: Cancel) -> None: ...
+
+
+class Dispatcher:
+    def __init__(self, outbox: Outbox, deliverer: Deliverer, timers: Timers, clock: Clock,
+                 batch: int = 500) -> None:
+        self.outbox = outbox
+        self.deliverer = deliverer
+        self.timers = timers
+        self.clock = clock
+        self.batch = batch
+
+    async def deliver_due(self) -> int:
+        """One pass over the outbox; returns how many effects were delivered."""
+        now = self.clock.now()
+        blocked: set[str] = set()
+        delivered = 0
+        for item in self.outbox.pending(self.batch):
+            if item.lane in blocked:
+                continue
+            if item.next_attempt_at > now:  # waiting out a backoff keeps the lane in order
+                blocked.add(item.lane)
+                continue
+            try:
+                ref = await self._send(item)
+            except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
+                blocked.add(item.lane)
+                self._failed(item, error)
+                continue
+            self.outbox.delivered(item, ref, self.clock.now())
+            delivered += 1
+        return delivered
+
+    async def drain(self) -> int:
+        total = 0
+        while delivered := await self.deliver_due():
+            total += delivered
+        return total
+
+    async def _send(self, item: Pending) -> str | None:
+        effect = item.effect
+        if isinstance(effect, Schedule):
+            self.timers.schedule(effect)
+            return None
+        if isinstance(effect, Cancel):
+            self.timers.cancel(effect)
+            return None
+        ref = self.outbox.ref(item.workshop_id, effect.key) if isinstance(effect, Update) else None
+        return await self.deliverer.deliver(effect, ref)
+
+    def _failed(self, item: Pending, error: Exception) -> None:
+        now = self.clock.now()
+        attempts = item.attempts + 1
+        permanent = isinstance(error, DeliveryError) and error.permanent
+        if permanent or attempts >= MAX_ATTEMPTS:
+            log.error("giving up on outbox item %s after %s attempts: %s", item.id, attempts, error)
+            self.outbox.failed(item, repr(error), None, now)
+            return
+        hint = error.retry_after if isinstance(error, DeliveryError) else None
+        wait = hint if hint is not None else BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+        log.warning("outbox item %s failed (attempt %s), retrying in %ss: %s", item.id, attempts,
+                    wait, error)
+        self.outbox.failed(item, repr(error), now + timedelta(seconds=wait), now)

@@ -1,0 +1,63 @@
+"""Outbound effects: what the engine asks the world to do. Stored in the outbox first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.ui import Form, Message
+
+
+@dataclass(frozen=True)
+class Post:
+    conversation: str
+    message: Message
+    key: str = ""  # names the message so that a later Update can replace it
+
+
+@dataclass(frozen=True)
+class Update:
+    conversation: str
+    key: str
+    message: Message
+
+
+@dataclass(frozen=True)
+class PostPrivate:
+    """A message only `user` sees (Slack ephemeral, a Teams reply to them alone)."""
+
+    conversation: str
+    user: str
+    message: Message
+
+
+@dataclass(frozen=True)
+class OpenForm:
+    conversation: str
+    user: str
+    form: Form
+    trigger: str = ""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Fire `timer` at `at` (replacing an earlier schedule of the same timer)."""
+
+    timer: str
+    at: datetime
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cancel:
+    timer: str
+
+
+Effect = Post | Update | PostPrivate | OpenForm | Schedule | Cancel
+TIMER_EFFECTS = (Schedule, Cancel)
+
+
+def conversation_of(effect: Effect) -> str:
+    """Effects to one conversation are delivered in order; timers form their own lane."""
+    return "" if isinstance(effect, TIMER_EFFECTS) else effect.conversation

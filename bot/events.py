@@ -1,0 +1,63 @@
+"""Inbound events: what an adapter hands the engine after parsing a platform request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str  # platform-qualified and stable, e.g. "slack:U123" or "console:mette"
+    name: str
+
+
+SYSTEM = Actor("system", "system")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    event_id: str  # the same id twice means the same event: it is handled once
+    org: str  # Slack team, Teams tenant, or a console run
+    conversation: str
+    actor: Actor
+    workshop_id: str = ""  # set when a button or form names its workshop
+    trigger: str = ""  # an adapter's handle to answer in place (Slack trigger_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command(Event):
+    text: str  # "next", "extend 5", "group E", …
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action(Event):
+    action: str
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormSubmitted(Event):
+    form: str
+    args: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerFired(Event):
+    timer: str
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberJoined(Event):
+    pass
+
+
+def timer_fired(timer: str, args: Mapping[str, str]) -> TimerFired:
+    """The event a timer turns into; its id makes a second firing a duplicate."""
+    tail = ":".join(f"{k}={v}" for k, v in sorted(args.items()))
+    return TimerFired(
+        event_id=f"timer:{timer}:{tail}", org="", conversation="", actor=SYSTEM,
+        workshop_id=args.get("workshop", ""), timer=timer, args=dict(args),
+    )

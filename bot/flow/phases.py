@@ -1,0 +1,196 @@
+"""The clock of the day: starting, advancing, extending and pausing phases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+
+from bot.domain import agenda
+from bot.domain.groups import conversation_of, members_of, plenum_of, working_groups
+from bot.domain.model import Phase, PhaseRun
+from bot.effects import PostPrivate
+from bot.flow import ambitions, goals, intro, plenum, views, wrapup
+from bot.flow.setup import refresh_setup
+from bot.flow.turn import Refusal, Turn
+from bot.ui import Buttons, Heading, Message, Text
+
+MAX_EXTEND = 60
+
+
+def timer_id(workshop_id: str) -> str:
+    return f"{workshop_id}:phase"
+
+
+def group_conversations(turn: Turn) -> list[str]:
+    found = (conversation_of(turn.ws, g.code) for g in working_groups(turn.ws))
+    return list(dict.fromkeys(c for c in found if c))
+
+
+def conversations_now(turn: Turn) -> list[str]:
+    """Where people are working in the current phase (the plenum always hears the clock)."""
+    groups = group_conversations(turn) if agenda.in_groups(turn.ws.phase) else []
+    return [plenum_of(turn.ws), *groups]
+
+
+def start(turn: Turn, args: Mapping[str, str] | Sequence[str] = ()) -> None:
+    turn.require_facilitator("start")
+    if turn.ws.phase != Phase.SETUP:
+        raise Refusal("refuse.already_started")
+    if not turn.ws.measures:
+        raise Refusal("refuse.no_measures")
+    enter(turn, Phase.INTRO)
+    refresh_setup(turn)
+
+
+def advance(turn: Turn, args: Mapping[str, str] | Sequence[str] = ()) -> None:
+    turn.require_facilitator("next")
+    if isinstance(args, Mapping):
+        turn.require_fresh(args)
+    phase = turn.ws.phase
+    if phase == Phase.SETUP:
+        raise Refusal("refuse.not_started")
+    if phase == Phase.FOLLOW_UP:
+        raise Refusal("refuse.workshop_over")
+    problems = READINESS.get(phase, _nothing)(turn)
+    if problems:
+        raise Refusal("refuse.not_ready", problems="\n".join(f"• {p}" for p in problems))
+    if agenda.in_groups(phase):
+        for conversation in group_conversations(turn):
+            turn.post(conversation, views.message(Text(turn.t("phase.back_to_plenum"))))
+    enter(turn, agenda.next_phase(phase, turn.ws.durations))
+
+
+def enter(turn: Turn, phase: Phase) -> None:
+    ws, now = turn.ws, turn.now
+    log = tuple(r if r.ended_at else PhaseRun(r.phase, r.started_at, now) for r in ws.phase_log)
+    minutes = ws.durations.get(phase, 0) if phase in agenda.TIMED else 0
+    ends = now + timedelta(minutes=minutes) if minutes else None
+    turn.change(phase=phase, phase_seq=ws.phase_seq + 1, phase_started_at=now, phase_ends_at=ends,
+                paused_at=None, timer_gen=ws.timer_gen + 1,
+                phase_log=log + ((PhaseRun(phase, now),) if phase != Phase.FOLLOW_UP else ()))
+    _arm(turn)
+    plenum = plenum_of(turn.ws)
+    turn.post(plenum, views.announcement(turn, "plenum"))
+    if agenda.in_groups(phase):
+        for conversation in group_conversations(turn):
+            turn.post(conversation, views.announcement(turn, "group"))
+    OPENERS[phase](turn)
+
+
+def _arm(turn: Turn) -> None:
+    """(Re)schedule the phase's end; a new generation makes every older timer stale."""
+    ws = turn.ws
+    if ws.phase_ends_at and not ws.paused_at:
+        turn.schedule(timer_id(ws.id), ws.phase_ends_at,
+                      {"workshop": ws.id, "seq": str(ws.phase_seq), "gen": str(ws.timer_gen)})
+    else:
+        turn.cancel(timer_id(ws.id))
+
+
+def _require_clock(turn: Turn) -> None:
+    if turn.ws.phase_ends_at is None:
+        raise Refusal("refuse.no_clock", phase=turn.t(f"phase.{turn.ws.phase}.name"))
+
+
+def extend(turn: Turn, args: Mapping[str, str] | Sequence[str]) -> None:
+    turn.require_facilitator("extend")
+    if isinstance(args, Mapping):
+        turn.require_fresh(args)
+        raw = args.get("minutes", "")
+    else:
+        raw = args[0] if args else ""
+    _require_clock(turn)
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXTEND:
+        raise Refusal("refuse.extend_usage", max=MAX_EXTEND)
+    ends = turn.ws.phase_ends_at + timedelta(minutes=int(raw))
+    turn.change(phase_ends_at=ends, timer_gen=turn.ws.timer_gen + 1)
+    _arm(turn)
+    _tell_everyone(turn, turn.t("clock.extended", minutes=raw, time=turn.clock(ends)))
+
+
+def pause(turn: Turn, args: Sequence[str] = ()) -> None:
+    turn.require_facilitator("pause")
+    _require_clock(turn)
+    if turn.ws.paused_at:
+        raise Refusal("refuse.already_paused")
+    turn.change(paused_at=turn.now, timer_gen=turn.ws.timer_gen + 1)
+    _arm(turn)
+    _tell_everyone(turn, turn.t("clock.paused"))
+
+
+def resume(turn: Turn, args: Sequence[str] = ()) -> None:
+    turn.require_facilitator("resume")
+    if not turn.ws.paused_at:
+        raise Refusal("refuse.not_paused")
+    ends = turn.ws.phase_ends_at + (turn.now - turn.ws.paused_at)
+    turn.change(phase_ends_at=ends, paused_at=None, timer_gen=turn.ws.timer_gen + 1)
+    _arm(turn)
+    _tell_everyone(turn, turn.t("clock.resumed", time=turn.clock(ends)))
+
+
+def _tell_everyone(turn: Turn, text: str) -> None:
+    for conversation in conversations_now(turn):
+        turn.post(conversation, views.message(Text(text)))
+
+
+def time_up(turn: Turn, args: Mapping[str, str]) -> None:
+    """The phase timer fired. A timer from an older phase, extension or pause does nothing."""
+    ws = turn.ws
+    if (args.get("seq"), args.get("gen")) != (str(ws.phase_seq), str(ws.timer_gen)) or ws.paused_at:
+        return
+    name = turn.t(f"phase.{ws.phase}.name")
+    if agenda.in_groups(ws.phase):
+        for conversation in group_conversations(turn):
+            turn.post(conversation, views.message(Text(turn.t("clock.time_up_group"))))
+    choice = Message((
+        Heading(turn.t("clock.time_up", phase=name)),
+        Text(turn.t("clock.time_up_choice")),
+        Buttons((views.button(turn, turn.t("clock.next"), "next", "primary"),
+                 views.button(turn, turn.t("clock.extend", minutes=5), "extend", minutes="5"),
+                 views.button(turn, turn.t("clock.extend", minutes=10), "extend", minutes="10"))),
+    ), summary=turn.t("clock.time_up", phase=name))
+    for facilitator in ws.facilitators:
+        turn.effects.append(PostPrivate(plenum_of(ws), facilitator, choice))
+
+
+def _nothing(turn: Turn) -> list[str]:
+    return []
+
+
+def _ready_for_groups(turn: Turn) -> list[str]:
+    ws, t = turn.ws, turn.t
+    if not ws.split_approved:
+        return [t("ready.split_not_approved")]
+    problems = []
+    for group in working_groups(ws):
+        if not [m for m in ws.measures.values() if m.group == group.code]:
+            continue
+        if not conversation_of(ws, group.code):
+            problems.append(t("ready.no_channel", code=group.code))
+        if not members_of(ws, group.code):
+            problems.append(t("ready.no_members", code=group.code))
+    return problems
+
+
+def _ready_to_finish(turn: Turn) -> list[str]:
+    missing = [g for g in turn.ws.goals.values() if not g.owner]
+    return [turn.t("ready.no_owner", name=turn.ws.measures[g.measure_id].name, number=g.number)
+            for g in sorted(missing, key=lambda g: (turn.ws.measures[g.measure_id].position, g.number))]
+
+
+READINESS: Mapping[Phase, Callable[[Turn], list[str]]] = {
+    Phase.INTRO: _ready_for_groups,
+    Phase.WRAP_UP: _ready_to_finish,
+}
+
+# What each phase puts in front of people when it starts.
+OPENERS: Mapping[Phase, Callable[[Turn], None]] = {
+    Phase.INTRO: intro.open_intro,
+    Phase.AMBITIONS: ambitions.open_ambitions,
+    Phase.AMBITIONS_PLENUM: plenum.open_ambitions_plenum,
+    Phase.BREAK: lambda turn: None,
+    Phase.SMART_GOALS: goals.open_smart_goals,
+    Phase.GOALS_PLENUM: plenum.open_goals_plenum,
+    Phase.WRAP_UP: wrapup.open_wrap_up,
+    Phase.FOLLOW_UP: wrapup.finish,
+}

@@ -1,0 +1,62 @@
+"""What the service and dispatcher need from the outside world, as small protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from bot.domain.model import Workshop
+from bot.effects import Effect
+
+
+class ConcurrencyConflict(Exception):
+    """Another process changed the workshop since it was loaded; handle the event again."""
+
+
+class WorkshopStore(Protocol):
+    def get(self, workshop_id: str) -> Workshop | None: ...
+    def by_conversation(self, org: str, conversation: str) -> Workshop | None: ...
+    def latest_for_facilitator(self, org: str, user: str) -> Workshop | None: ...
+    def save(self, old: Workshop | None, new: Workshop, actor: str, now: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the state change, its effects and the event's id land together."""
+
+    workshops: WorkshopStore
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None: ...
+    def seen(self, event_id: str) -> bool: ...
+    def mark_seen(self, event_id: str, workshop_id: str, now: datetime) -> None: ...
+    def add_effects(self, workshop_id: str, effects: Sequence[Effect], now: datetime) -> None: ...
+    def commit(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An effect waiting in the outbox."""
+
+    id: int
+    workshop_id: str
+    lane: str  # effects in one lane (a conversation) are delivered in order
+    effect: Effect
+    attempts: int
+    next_attempt_at: datetime
+
+
+class Outbox(Protocol):
+    def pending(self, limit: int) -> Sequence[Pending]: ...
+    def delivered(self, item: Pending, ref: str | None, now: datetime) -> None: ...
+    def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime) -> None: ...
+    def ref(self, workshop_id: str, key: str) -> str | None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+

@@ -1,0 +1,49 @@
+"""The SQL unit of work: one session, one transaction, for one event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.codec import dumps
+from bot.effects import Effect, conversation_of
+from bot.ports import ConcurrencyConflict
+from bot.store.repository import SqlWorkshops
+from bot.store.tables import OutboxRow, ProcessedEventRow
+
+
+class SqlUnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.session = self._factory()
+        self.workshops = SqlWorkshops(self.session)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def seen(self, event_id: str) -> bool:
+        return self.session.get(ProcessedEventRow, event_id) is not None
+
+    def mark_seen(self, event_id: str, workshop_id: str, now: datetime) -> None:
+        self.session.add(ProcessedEventRow(event_id=event_id, workshop_id=workshop_id, handled_at=now))
+
+    def add_effects(self, workshop_id: str, effects: Sequence[Effect], now: datetime) -> None:
+        self.session.add_all(
+            OutboxRow(workshop_id=workshop_id, lane=conversation_of(e), payload=dumps(e),
+                      created_at=now, attempts=0, next_attempt_at=now, last_error="")
+            for e in effects)
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError as error:  # the same event or workshop, committed by someone else
+            raise ConcurrencyConflict(str(error.orig)) from error
