@@ -45,30 +45,37 @@ class Dispatcher:
 
     async def deliver_due(self) -> int:
         """One pass over the outbox; returns how many effects were delivered."""
+        delivered, _ = await self._pass()
+        return delivered
+
+    async def drain(self) -> int:
+        """Deliver until nothing more is due; returns how many effects were delivered."""
+        total = 0
+        while True:
+            delivered, progressed = await self._pass()
+            total += delivered
+            if not progressed:
+                return total
+
+    async def _pass(self) -> tuple[int, int]:
+        """Returns (delivered, delivered or set aside) for one pass over what is due."""
         now = self.clock.now()
         blocked: set[str] = set()
-        delivered = 0
-        for item in self.outbox.pending(self.batch):
+        delivered = progressed = 0
+        for item in self.outbox.due(now, self.batch):
             if item.lane in blocked:
-                continue
-            if item.next_attempt_at > now:  # waiting out a backoff keeps the lane in order
-                blocked.add(item.lane)
                 continue
             try:
                 ref = await self._send(item)
             except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
-                blocked.add(item.lane)
-                self._failed(item, error)
+                if self._failed(item, error):
+                    blocked.add(item.lane)  # the rest of the lane waits, to keep its order
+                progressed += 1
                 continue
             self.outbox.delivered(item, ref, self.clock.now())
             delivered += 1
-        return delivered
-
-    async def drain(self) -> int:
-        total = 0
-        while delivered := await self.deliver_due():
-            total += delivered
-        return total
+            progressed += 1
+        return delivered, progressed
 
     async def _send(self, item: Pending) -> str | None:
         effect = item.effect
@@ -81,16 +88,18 @@ class Dispatcher:
         ref = self.outbox.ref(item.workshop_id, effect.key) if isinstance(effect, Update) else None
         return await self.deliverer.deliver(effect, ref)
 
-    def _failed(self, item: Pending, error: Exception) -> None:
+    def _failed(self, item: Pending, error: Exception) -> bool:
+        """Record the failure; True if the item will be retried, False if it is set aside."""
         now = self.clock.now()
         attempts = item.attempts + 1
         permanent = isinstance(error, DeliveryError) and error.permanent
         if permanent or attempts >= MAX_ATTEMPTS:
             log.error("giving up on outbox item %s after %s attempts: %s", item.id, attempts, error)
             self.outbox.failed(item, repr(error), None, now)
-            return
+            return False
         hint = error.retry_after if isinstance(error, DeliveryError) else None
         wait = hint if hint is not None else BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
         log.warning("outbox item %s failed (attempt %s), retrying in %ss: %s", item.id, attempts,
                     wait, error)
         self.outbox.failed(item, repr(error), now + timedelta(seconds=wait), now)
+        return True

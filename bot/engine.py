@@ -108,8 +108,10 @@ def _route(turn: Turn, event: Event) -> None:
                 raise Refusal("refuse.no_workshop")
             handler(turn, args)
         case Action():
+            turn.require_workshop()
             _lookup(ACTIONS, event.action)(turn, event.args)
         case FormSubmitted():
+            turn.require_workshop()
             _lookup(FORMS, event.form)(turn, event.args, event.values)
         case TimerFired():
             if turn.has_workshop and event.timer == phases.timer_id(turn.ws.id):

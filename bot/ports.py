@@ -50,7 +50,13 @@ class Pending:
 
 
 class Outbox(Protocol):
-    def pending(self, limit: int) -> Sequence[Pending]: ...
+    def pending(self, limit: int) -> Sequence[Pending]:
+        """Everything not yet delivered nor set aside, oldest first."""
+
+    def due(self, now: datetime, limit: int) -> Sequence[Pending]:
+        """Pending items, oldest first, leaving out every lane whose head waits for a retry
+        (so a lane stuck on a slow platform never starves the others, and keeps its order)."""
+
     def delivered(self, item: Pending, ref: str | None, now: datetime) -> None: ...
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime) -> None: ...
     def ref(self, workshop_id: str, key: str) -> str | None: ...

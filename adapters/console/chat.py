@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text as RichText
 
+from adapters.app import Store, build_service
+from adapters.config import Settings
 from adapters.console.deliver import ConsoleDeliverer, OpenedForm
 from adapters.console.timers import ConsoleTimers
 from bot.clock import ManualClock
@@ -20,6 +23,14 @@ from bot.ports import Outbox
 from bot.service import Result, WorkshopService
 
 SHOWN_VALUE = 80
+
+
+def console_chat(settings: Settings, store: Store, out: Console, org: str) -> ConsoleChat:
+    """A console workshop on the store, with a hand-moved clock that starts at nine today."""
+    zone = ZoneInfo(settings.bot_timezone)
+    clock = ManualClock(datetime.combine(datetime.now(zone).date(), time(9), zone))
+    return ConsoleChat(build_service(store, clock, settings), store.outbox, clock, out,
+                       settings.bot_language, org)
 
 
 class ConsoleChat:

@@ -26,6 +26,7 @@ class Demo:
         self.c: Content = content(language)
         self.word = lambda name: self.t(f"command.{name}")
         self.workshop = ""
+        self.year = chat.clock.now().year
 
     def narrate(self, key: str, **params: object) -> None:
         self.out.print(Rule(self.t(f"demo.{key}", **params), style="green"))
@@ -152,7 +153,7 @@ class Demo:
 
     async def _goal(self, name: str, conversation: str, measure: str, goal: dict[str, str]) -> None:
         await self.chat.press(name, conversation, "add_goal", m=measure)
-        await self.chat.fill(name, as_values(goal))
+        await self.chat.fill(name, as_values(goal, self.year))
 
     async def smart_goals(self) -> None:
         chat, c = self.chat, self.c
@@ -163,14 +164,14 @@ class Demo:
         self.bad("vague_goal")
         await self._goal("Dorthe", "E2", "E-co2", c.vague_goal)
         await chat.press("Dorthe", "E2", "edit_goal")
-        await chat.fill("Dorthe", as_values(c.fixed_goal))
+        await chat.fill("Dorthe", as_values(c.fixed_goal, self.year))
         await chat.press("Frida", "E2", "support_goal")
 
         self.bad("invalid_date")
         await self._goal("Hanne", "S", "S-tilfredshed", c.goals["S-tilfredshed"][0])
         self.bad("past_date")
         await chat.fill("Hanne", {"deadline": "01-01-2020"})
-        await chat.fill("Hanne", {"deadline": "30-06-2027"})
+        await chat.fill("Hanne", {"deadline": f"30-06-{self.year + 1}"})
         await chat.press("Sofie", "S", "support_goal")
         for goal in c.goals["S-udsaettelser"]:
             await self._goal("Karen", "S", "S-udsaettelser", goal)

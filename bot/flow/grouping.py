@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from bot.domain.groups import (AREAS, MAX_GROUP_SIZE, conversation_of, group_for_newcomer,
+from bot.domain.groups import (AREAS, MAX_GROUP_SIZE, by_name, conversation_of, group_for_newcomer,
                                members_of, participants, plenum_of, propose_split, split_in_two,
                                working_groups)
 from bot.domain.model import PLENUM, Member, Phase
@@ -181,7 +181,7 @@ def move(turn: Turn, args: Sequence[str]) -> None:
 
 def _find(turn: Turn, name: str) -> Member:
     wanted = name.strip().casefold()
-    people = list(turn.ws.members.values())
+    people = by_name(turn.ws.members.values())
     exact = [m for m in people if m.name.casefold() == wanted]
     found = exact or [m for m in people if m.name.casefold().startswith(wanted)] if wanted else []
     if len(found) == 1:

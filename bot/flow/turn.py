@@ -133,6 +133,11 @@ class Turn:
         return self.t.time(self.local(moment))
 
     # -- guards -------------------------------------------------------------------------
+    def require_workshop(self) -> None:
+        """Buttons and forms act on a workshop: one that is gone, or another org's, is not there."""
+        if self._ws is None:
+            raise Refusal("refuse.no_workshop")
+
     @property
     def actor(self) -> str:
         return self.event.actor.id
@@ -142,7 +147,7 @@ class Turn:
         return self._ws is not None and self.actor in self._ws.facilitators
 
     def require_facilitator(self, what: str) -> None:
-        if not self.is_facilitator:
+        if self.actor not in self.ws.facilitators:
             raise Refusal("refuse.facilitator_only", what=self.t(f"what.{what}"))
 
     def require_phase(self, *phases: Phase) -> None:

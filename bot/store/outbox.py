@@ -23,8 +23,18 @@ class SqlOutbox:
             rows = session.scalars(
                 select(OutboxRow).where(OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None))
                 .order_by(OutboxRow.id).limit(limit))
-            return [Pending(r.id, r.workshop_id, r.lane, loads(r.payload), r.attempts,
-                            r.next_attempt_at) for r in rows]
+            return [_pending(r) for r in rows]
+
+    def due(self, now: datetime, limit: int) -> Sequence[Pending]:
+        waiting = select(OutboxRow.lane).where(
+            OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None),
+            OutboxRow.next_attempt_at > now)
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(OutboxRow).where(OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None),
+                                        OutboxRow.lane.not_in(waiting))
+                .order_by(OutboxRow.id).limit(limit))
+            return [_pending(r) for r in rows]
 
     def delivered(self, item: Pending, ref: str | None, now: datetime) -> None:
         with self._sessions.begin() as session:
@@ -51,3 +61,8 @@ class SqlOutbox:
         with self._sessions() as session:
             return session.scalar(select(func.count()).select_from(OutboxRow).where(
                 OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None))) or 0
+
+
+def _pending(row: OutboxRow) -> Pending:
+    return Pending(row.id, row.workshop_id, row.lane, loads(row.payload), row.attempts,
+                   row.next_attempt_at)

@@ -1,0 +1,169 @@
+"""The `ambition-bot` command line: its commands, `db upgrade`, the console, bad configuration.
+
+Commands run in-process through typer's CliRunner, in a temporary directory with every
+setting removed from the environment, so neither the repository's nor the developer's
+configuration (.env, DATABASE_URL, tokens) can leak in. What a person sees when the
+configuration is wrong is checked on the real entry point, in a subprocess, because
+CliRunner swallows the exception that typer would print.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import create_engine, inspect
+from typer.testing import CliRunner, Result
+
+from adapters.cli import app
+from adapters.config import Settings
+from bot.i18n import Translator
+
+BAD_ZONE = "Mars/Olympus"
+SETTING_VARIABLES = tuple(name.upper() for name in Settings.model_fields)
+
+
+@pytest.fixture
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean environment in an empty directory, with DATABASE_URL naming a new SQLite file."""
+    monkeypatch.chdir(tmp_path)  # no .env from the repository is read
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def command_names(help_text: str) -> set[str]:
+    """The commands a --help screen lists: a word at the start of a row, then a wide gap."""
+    return {m.group(1) for m in re.finditer(r"^[│|\s]*([a-z][a-z-]*) {2,}\S", help_text, re.M)}
+
+
+def run_entry_point(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `ambition-bot` exactly as a person would, outside CliRunner's exception catching."""
+    return subprocess.run([sys.executable, "-c", "from adapters.cli import main; main()", *args],
+                          env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def user_environment(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.upper() not in SETTING_VARIABLES}
+    return {**env, **values}
+
+
+# --- help --------------------------------------------------------------------------------------
+
+
+def test_help_lists_every_command() -> None:
+    result = run("--help")
+
+    assert result.exit_code == 0, result.output
+    assert {"demo", "console", "serve", "db"} <= command_names(result.output)
+
+
+def test_db_help_lists_upgrade() -> None:
+    result = run("db", "--help")
+
+    assert result.exit_code == 0, result.output
+    assert "upgrade" in command_names(result.output)
+
+
+# --- db upgrade --------------------------------------------------------------------------------
+
+
+def test_db_upgrade_creates_the_schema(cli_database: str, tmp_path: Path) -> None:
+    result = run("db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert "cli.sqlite3" in result.output
+    engine = create_engine(cli_database)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"workshops", "outbox", "posted_messages"} <= tables
+    assert not (tmp_path / ".env").exists()
+
+
+def test_db_upgrade_twice_is_harmless(cli_database: str) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    again = run("db", "upgrade")
+
+    assert again.exit_code == 0, again.output
+
+
+# --- console -----------------------------------------------------------------------------------
+
+
+def test_console_prints_its_help_in_danish_by_default(cli_database: str) -> None:
+    result = run("console", input="?\nquit\n")
+
+    assert result.exit_code == 0, result.output
+    assert Translator("da")("console.help") in result.output
+    assert "Konsollens kommandoer" in result.output  # Danish, not English, is the default
+
+
+def test_console_speaks_english_when_asked(cli_database: str) -> None:
+    result = run("console", "--lang", "en", input="?\nquit\n")
+
+    assert result.exit_code == 0, result.output
+    assert Translator("en")("console.help") in result.output
+    assert Translator("da")("console.help") not in result.output
+
+
+def test_console_ends_quietly_at_end_of_input(cli_database: str) -> None:
+    result = run("console", input="?\n")  # no "quit": stdin simply runs out (Ctrl-D)
+
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+
+
+# --- bad configuration -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["console"]], ids=" ".join)
+def test_an_unknown_time_zone_stops_the_command(command: list[str], cli_database: str,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setenv("BOT_TIMEZONE", BAD_ZONE)
+
+    result = run(*command, input="quit\n")
+
+    assert result.exit_code == 2
+    assert BAD_ZONE in result.output and "BOT_TIMEZONE" in result.output
+    assert not (tmp_path / "cli.sqlite3").exists()  # refused before touching the database
+
+
+def test_a_person_is_told_which_time_zone_is_wrong(tmp_path: Path) -> None:
+    secret = "xoxb-do-not-print-me"
+    env = user_environment(BOT_TIMEZONE=BAD_ZONE, SLACK_BOT_TOKEN=secret,
+                           DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+
+    done = run_entry_point("db", "upgrade", env=env, cwd=tmp_path)
+
+    assert done.returncode != 0
+    said = " ".join((done.stdout + done.stderr).split())  # undo the terminal's line wrapping
+    assert BAD_ZONE in said
+    assert "time zone" in said
+    assert secret not in said
+    assert not (tmp_path / "cli.sqlite3").exists()
+
+
+def test_a_configuration_error_is_a_short_message_not_a_traceback(tmp_path: Path) -> None:
+    env = user_environment(BOT_TIMEZONE=BAD_ZONE,
+                           DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+
+    done = run_entry_point("db", "upgrade", env=env, cwd=tmp_path)
+
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 5
+    assert BAD_ZONE in done.stderr

@@ -1,0 +1,79 @@
+"""`ambition-bot console`: typing as different people, pressing numbers, filling forms, fast-forward."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from adapters.app import open_store
+from adapters.config import Settings
+from adapters.console.chat import console_chat
+from adapters.console.repl import Repl
+
+
+def run(lines: list[str], tmp_path: Path) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=120, soft_wrap=True, highlight=False)
+    store = open_store(f"sqlite:///{tmp_path / 'console.sqlite3'}")
+    feed: Iterator[str] = iter(lines)
+
+    def ask(prompt: str) -> str:
+        console.print(prompt, end="", markup=False)
+        line = next(feed)
+        console.print(line, markup=False)
+        return line
+
+    chat = console_chat(Settings(), store, console, org="console-test")
+    import asyncio
+
+    try:
+        asyncio.run(Repl(chat, console, ask).run())
+    finally:
+        store.close()
+    return out.getvalue()
+
+
+def test_a_person_can_set_up_and_start_a_workshop_by_typing(tmp_path: Path) -> None:
+    printed = run([
+        "ny Fjordly [bold]A/S[/bold]",
+        "2",  # [2] Vælg målepunkter: the form asks field by field
+        "1,5,9",
+        "as Anna", "start",
+        "as Tovholder", "i E", "gruppe E", "i plenum",
+        "tryk 5",  # Start workshoppen
+        "spol 31",
+        "quit",
+    ], tmp_path)
+    assert "Ambitionsworkshop – Fjordly [bold]A/S[/bold]" in printed  # typed text is never markup
+    assert "Målepunkter: 3 valgt" in printed
+    assert "Anna i #plenum › start" in printed and "kun tovholderen" in printed
+    assert "Denne kanal hører nu til Gruppe E (Miljø)." in printed
+    assert "Fase 1 af 6: Introduktion og gruppeopdeling" in printed
+    assert "Tiden er gået: Introduktion og gruppeopdeling" in printed
+
+
+def test_a_form_error_asks_again_for_just_that_field(tmp_path: Path) -> None:
+    printed = run([
+        "ny Fjordly",
+        "1",  # [1] Ret oplysninger
+        "", "31/02/2027", "", "",  # title kept, a bad date, language and mandate kept
+        "15-01-2027",  # asked again: only the date
+        "quit",
+    ], tmp_path)
+    assert "»31/02/2027« er ikke en gyldig dato" in printed
+    assert "Dato: 15.01.2027" in printed
+
+
+def test_console_help_and_leaving(tmp_path: Path) -> None:
+    printed = run(["?", "afslut"], tmp_path)
+    assert "som <navn>" in printed and "spol <min>" in printed
+
+
+@pytest.mark.parametrize("line", ["tryk 999", "press x"])
+def test_pressing_a_button_that_is_not_there_is_harmless(line: str, tmp_path: Path) -> None:
+    printed = run(["ny Fjordly", line, "quit"], tmp_path)
+    assert "Traceback" not in printed
