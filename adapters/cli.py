@@ -80,6 +80,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     store = open_store(settings.database_url)
     for line in adapter_status(settings):
         log.info(line)
+    log.info("listening on http://%s:%s (/healthz, /readyz)", host, port)
     web.run_app(build_app(store, settings), host=host, port=port, print=None)
     store.close()
 

@@ -20,7 +20,7 @@ from bot.ui import Message, Text
 COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "new": setup.new_workshop,
     "group": setup.bind_group,
-    "setup": lambda turn, args: _repost_setup(turn),
+    "setup": setup.show_setup,
     "start": phases.start,
     "next": phases.advance,
     "extend": phases.extend,
@@ -93,7 +93,7 @@ def handle(ws: Workshop | None, event: Event, ctx: Context) -> Outcome:
         return Outcome(ws, (_refusal(mine, event, ctx, refusal),))
     except FormInvalid as invalid:
         return Outcome(ws, (), invalid.errors)
-    return Outcome(turn.state if turn.has_workshop else ws, tuple(turn.effects))
+    return Outcome(turn.state or ws, tuple(turn.effects))
 
 
 def _route(turn: Turn, event: Event) -> None:
@@ -132,11 +132,6 @@ def parse(text: str) -> tuple[str, list[str]]:
     if not words:
         return "help", []
     return WORDS.get(words[0].casefold().lstrip("/"), ""), words[1:]
-
-
-def _repost_setup(turn: Turn) -> None:
-    turn.require_facilitator("setup")
-    turn.post(turn.event.conversation, setup.setup_card(turn), key="setup")
 
 
 def _refusal(ws: Workshop | None, event: Event, ctx: Context, refusal: Refusal) -> PostPrivate:

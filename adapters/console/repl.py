@@ -55,7 +55,7 @@ class Repl:
             self.chat.person(rest)
         elif word in IN and rest:
             self.conversation = rest.lstrip("#")
-        elif word in PRESS and rest.isdigit() or word.isdigit() and not rest:
+        elif (word in PRESS and rest.isdigit()) or (word.isdigit() and not rest):
             await self.chat.press_number(self.name, int(rest or word))
         elif word in FORWARD and rest.isdigit():
             await self.chat.advance(int(rest))

@@ -79,6 +79,12 @@ def setup_card(turn: Turn) -> Message:
     )
 
 
+def show_setup(turn: Turn, args: Sequence[str] = ()) -> None:
+    """`setup`: the card again, at the bottom of the channel (the old one stops updating)."""
+    turn.require_facilitator("setup")
+    turn.post(plenum_of(turn.ws), setup_card(turn), key="setup")
+
+
 def refresh_setup(turn: Turn) -> None:
     turn.update(plenum_of(turn.ws), "setup", setup_card(turn))
 

@@ -7,7 +7,7 @@ from collections import Counter
 from bot import smart
 from bot.domain import agenda
 from bot.domain.groups import measures_of, members_of
-from bot.domain.model import AmbitionStatus, Comment, Level, Measure, Phase, SmartGoal, Workshop
+from bot.domain.model import Comment, Level, Measure, Phase, SmartGoal, Workshop
 from bot.flow.turn import Turn
 from bot.ui import Block, Button, Buttons, Fields, Heading, Message, Note, Text
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.codec import to_plain
@@ -18,7 +19,8 @@ from bot.store.tables import (AmbitionRow, ChangeRow, CommentRow, ConversationRo
                               MeasureRow, MemberRow, RecordRow, SmartGoalRow, VoteRow, WorkshopRow)
 
 # collection on the aggregate, record type, table, the fields that make up its key
-SPECS: tuple[tuple[str, type[Record], type[RecordRow], tuple[str, ...]], ...] = (
+Spec = tuple[str, type[Record], type[RecordRow], tuple[str, ...]]
+SPECS: tuple[Spec, ...] = (
     ("members", Member, MemberRow, ("id",)),
     ("groups", Group, GroupRow, ("code",)),
     ("conversations", Conversation, ConversationRow, ("id",)),
@@ -37,6 +39,17 @@ def _values(record: Any, names: tuple[str, ...] | None = None) -> dict[str, Any]
     return {n: dict(v) if isinstance(v, Mapping) else v for n, v in values.items()}
 
 
+def _changed(old: Workshop, new: Workshop) -> Iterator[tuple[Spec, Any, Record | None]]:
+    """Records added, replaced (unchanged ones are the very same object) or removed."""
+    for spec in SPECS:
+        before, after = getattr(old, spec[0]), getattr(new, spec[0])
+        for key, record in after.items():
+            if before.get(key) is not record:
+                yield spec, key, record
+        for key in before.keys() - after.keys():
+            yield spec, key, None
+
+
 def _record(kind: type[Record], row: RecordRow) -> Record:
     return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
 
@@ -46,7 +59,9 @@ class SqlWorkshops:
         self.session = session
 
     def get(self, workshop_id: str) -> Workshop | None:
-        root = self.session.get(WorkshopRow, workshop_id)
+        # Locked until the transaction ends: handlers of one workshop take turns instead of
+        # racing (PostgreSQL; SQLite's BEGIN IMMEDIATE already lets one writer in at a time).
+        root = self.session.get(WorkshopRow, workshop_id, with_for_update=True)
         if root is None:
             return None
         collections = {}
@@ -71,15 +86,26 @@ class SqlWorkshops:
         return self.get(found) if found else None
 
     def save(self, old: Workshop | None, new: Workshop, actor: str, now: datetime) -> None:
-        if old is None or old.id != new.id:
-            self.session.add(WorkshopRow(**{**_values(new, ROOT_FIELDS), "version": 1}))
-            self.session.flush()  # the row its records point to must exist first
-            self._log(new.id, "workshop", new.id, actor, now, _values(new, ROOT_FIELDS))
-            old = None
-        changed = self._save_records(old, new, actor, now)
-        root = _values(new, ROOT_FIELDS)
-        if old is not None and (changed or root != _values(old, ROOT_FIELDS)):
-            self._bump(old, root, actor, now)
+        try:
+            if old is None or old.id != new.id:
+                self._insert(new, actor, now)
+                return
+            changes = list(_changed(old, new))
+            root = _values(new, ROOT_FIELDS)
+            if changes or root != _values(old, ROOT_FIELDS):
+                self._bump(old, root, actor, now)  # first, so no record is written on a stale read
+                for spec, key, record in changes:
+                    self._write(spec, new.id, key, record, actor, now)
+        except IntegrityError as error:  # the same record, added by someone else meanwhile
+            raise ConcurrencyConflict(str(error.orig)) from error
+
+    def _insert(self, new: Workshop, actor: str, now: datetime) -> None:
+        self.session.add(WorkshopRow(**{**_values(new, ROOT_FIELDS), "version": 1}))
+        self.session.flush()  # the row its records point to must exist first
+        self._log(new.id, "workshop", new.id, actor, now, _values(new, ROOT_FIELDS))
+        for spec in SPECS:
+            for key, record in getattr(new, spec[0]).items():
+                self._write(spec, new.id, key, record, actor, now, fresh=True)
 
     def _bump(self, old: Workshop, root: dict[str, Any], actor: str, now: datetime) -> None:
         """One writer at a time per workshop: the row's version must still be the one we read."""
@@ -93,31 +119,25 @@ class SqlWorkshops:
         if root != _values(old, ROOT_FIELDS):
             self._log(old.id, "workshop", old.id, actor, now, root)
 
-    def _save_records(self, old: Workshop | None, new: Workshop, actor: str, now: datetime) -> bool:
-        changed = False
-        for name, kind, table, key_fields in SPECS:
-            before = getattr(old, name) if old else {}
-            after = getattr(new, name)
-            for key, record in after.items():
-                if before.get(key) is record:
-                    continue
-                changed = True
-                values = {**_values(record), "workshop_id": new.id}
-                row = self.session.get(table, {n: values[n] for n in ("workshop_id", *key_fields)}) \
-                    if key in before else None
-                if row is None:
-                    self.session.add(table(**values))
-                else:
-                    for field_name, value in values.items():
-                        setattr(row, field_name, value)
-                self._log(new.id, kind.__name__, key, actor, now, values)
-            for key in before.keys() - after.keys():
-                changed = True
-                values = {**_values(before[key]), "workshop_id": new.id}
-                self.session.delete(self.session.get(table, {n: values[n] for n in
-                                                             ("workshop_id", *key_fields)}))
-                self._log(new.id, kind.__name__, key, actor, now, None)
-        return changed
+    def _write(self, spec: Spec, workshop_id: str, key: Any, record: Record | None, actor: str,
+               now: datetime, fresh: bool = False) -> None:
+        """Insert, update or (for None) delete one record's row, and log it."""
+        _, kind, table, key_fields = spec
+        parts = key if isinstance(key, tuple) else (key,)
+        primary = {"workshop_id": workshop_id, **dict(zip(key_fields, parts, strict=True))}
+        row = None if fresh else self.session.get(table, primary)
+        if record is None:
+            if row is not None:
+                self.session.delete(row)
+            self._log(workshop_id, kind.__name__, key, actor, now, None)
+            return
+        values = {**_values(record), "workshop_id": workshop_id}
+        if row is None:
+            self.session.add(table(**values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+        self._log(workshop_id, kind.__name__, key, actor, now, values)
 
     def _log(self, workshop_id: str, entity: str, key: Any, actor: str, now: datetime,
              data: dict[str, Any] | None) -> None:

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner, Result
 
