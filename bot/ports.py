@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 from bot.domain.model import Workshop
 from bot.effects import Effect
@@ -26,9 +26,10 @@ class WorkshopStore(Protocol):
 class UnitOfWork(Protocol):
     """One transaction: the state change, its effects and the event's id land together."""
 
-    workshops: WorkshopStore
+    @property
+    def workshops(self) -> WorkshopStore: ...
 
-    def __enter__(self) -> UnitOfWork: ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None: ...
     def seen(self, event_id: str) -> bool: ...

@@ -120,6 +120,8 @@ class Demo:
         await self._sentence("Maja", "G", "G-kompetencer")
         await self._sentence("Niels", "G", "G-indkoeb", level="minimum")
         await chat.say(F, PLENUM, self.word("status"))
+        self.bad("non_facilitator_next")
+        await chat.say("Karen", "S", self.word("next"))
         await chat.advance(25)
         await chat.press(F, PLENUM, "extend", minutes="5")
         await chat.advance(5)

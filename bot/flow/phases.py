@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import agenda
 from bot.domain.groups import conversation_of, members_of, plenum_of, working_groups
@@ -87,9 +87,11 @@ def _arm(turn: Turn) -> None:
         turn.cancel(timer_id(ws.id))
 
 
-def _require_clock(turn: Turn) -> None:
+def _require_clock(turn: Turn) -> datetime:
+    """The current phase's end; a phase without a clock cannot be extended or paused."""
     if turn.ws.phase_ends_at is None:
         raise Refusal("refuse.no_clock", phase=turn.t(f"phase.{turn.ws.phase}.name"))
+    return turn.ws.phase_ends_at
 
 
 def extend(turn: Turn, args: Mapping[str, str] | Sequence[str]) -> None:
@@ -99,10 +101,10 @@ def extend(turn: Turn, args: Mapping[str, str] | Sequence[str]) -> None:
         raw = args.get("minutes", "")
     else:
         raw = args[0] if args else ""
-    _require_clock(turn)
+    ends = _require_clock(turn)
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXTEND:
         raise Refusal("refuse.extend_usage", max=MAX_EXTEND)
-    ends = turn.ws.phase_ends_at + timedelta(minutes=int(raw))
+    ends += timedelta(minutes=int(raw))
     turn.change(phase_ends_at=ends, timer_gen=turn.ws.timer_gen + 1)
     _arm(turn)
     _tell_everyone(turn, turn.t("clock.extended", minutes=raw, time=turn.clock(ends)))
@@ -120,9 +122,10 @@ def pause(turn: Turn, args: Sequence[str] = ()) -> None:
 
 def resume(turn: Turn, args: Sequence[str] = ()) -> None:
     turn.require_facilitator("resume")
-    if not turn.ws.paused_at:
+    paused_at = turn.ws.paused_at
+    if not paused_at:
         raise Refusal("refuse.not_paused")
-    ends = turn.ws.phase_ends_at + (turn.now - turn.ws.paused_at)
+    ends = _require_clock(turn) + (turn.now - paused_at)
     turn.change(phase_ends_at=ends, paused_at=None, timer_gen=turn.ws.timer_gen + 1)
     _arm(turn)
     _tell_everyone(turn, turn.t("clock.resumed", time=turn.clock(ends)))

@@ -64,7 +64,7 @@ class SqlWorkshops:
         root = self.session.get(WorkshopRow, workshop_id, with_for_update=True)
         if root is None:
             return None
-        collections = {}
+        collections: dict[str, Any] = {}
         for name, kind, table, _ in SPECS:
             rows = self.session.scalars(select(table).where(table.workshop_id == workshop_id))
             records = [_record(kind, row) for row in rows]

@@ -59,6 +59,7 @@ def test_the_danish_demo_runs_a_whole_workshop(database_url: str) -> None:
     # each kind of bad input got a clear answer, to that person only
     assert "kun tovholderen, der kan starte workshoppen" in private_to(chat, "Jonas")
     assert "Jeg kender ikke kommandoen »hej«" in private_to(chat, "Ib")
+    assert "kun tovholderen, der kan gå videre til næste fase" in private_to(chat, "Karen")
     assert "Du er med i Gruppe S (Sociale forhold)" in private_to(chat, "Hanne")
     assert "Hanne har ændret det samme imens" in private_to(chat, "Ib")
     assert "Alle beboere skal være tilfredse" in private_to(chat, "Ib")  # Ib's text came back
