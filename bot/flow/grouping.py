@@ -41,10 +41,12 @@ def split_card(turn: Turn) -> Message:
                  for g in groups)
     big = [Note(t("split.too_big", code=g.code, count=len(members_of(ws, g.code))))
            for g in groups if len(members_of(ws, g.code)) > MAX_GROUP_SIZE]
+    unplaced = [m.name for m in participants(ws) if not m.group]
     if ws.split_approved:
         tail = (Note(t("split.approved")),)
     else:
-        tail = (*big, Note(t("split.move_hint")), Buttons((
+        tail = (*big, *([Note(t("split.unplaced", names=t.join(unplaced)))] if unplaced else []),
+                Note(t("split.move_hint")), Buttons((
             views.button(turn, t("split.approve"), "approve_split", "primary"),
             views.button(turn, t("split.again"), "propose_split"))))
     return views.message(Heading(t("split.heading")), Fields(rows), *tail)
@@ -145,6 +147,8 @@ def approve(turn: Turn, args: Mapping[str, str]) -> None:
         raise Refusal("refuse.split_approved")
     if not any(m.group for m in participants(turn.ws)):
         raise Refusal("refuse.no_proposal")
+    for late in [m for m in participants(turn.ws) if not m.group]:  # joined after the proposal
+        turn.save(replace(late, group=group_for_newcomer(turn.ws, late.interest)))
     turn.change(split_approved=True)
     turn.update(plenum_of(turn.ws), "split", split_card(turn))
     unbound = []

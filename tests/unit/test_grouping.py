@@ -90,3 +90,14 @@ def test_someone_arriving_after_the_split_joins_the_smallest_group_of_their_choi
     assert "Gruppe G" in room.last_private("Zoe")
     room.joined("Yusuf", "S")
     assert room.ws.members[actor("Yusuf").id].group == "S"
+
+
+def test_someone_choosing_a_group_after_the_proposal_is_placed_when_it_is_approved() -> None:
+    room = Room()
+    room.to_intro()
+    room.press(FACILITATOR, "plenum", "propose_split")
+    room.press("Zoe", "plenum", "interest", area="S")
+    assert "Endnu ikke fordelt: Zoe" in room.posted_in("plenum")[-1]
+    room.press(FACILITATOR, "plenum", "approve_split")
+    assert room.ws.members[actor("Zoe").id].group == "S"
+    assert "Zoe" in room.posted_in("S")[-1]
