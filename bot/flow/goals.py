@@ -59,7 +59,7 @@ def edit(turn: Turn, args: Mapping[str, str]) -> None:
 
 
 def _room_for_one_more(turn: Turn, measure_id: str, name: str) -> None:
-    if len(views.live_goals(turn.ws, measure_id)) >= MAX_GOALS:
+    if len(views.goals_of(turn.ws, measure_id)) >= MAX_GOALS:
         raise Refusal("refuse.too_many_goals", max=MAX_GOALS, name=name)
 
 
@@ -121,7 +121,7 @@ def _new_id(turn: Turn) -> str:
 
 
 def _free_number(turn: Turn, measure_id: str) -> int:
-    taken = {g.number for g in views.live_goals(turn.ws, measure_id)}
+    taken = {g.number for g in views.goals_of(turn.ws, measure_id)}
     return min(n for n in range(1, MAX_GOALS + 1) if n not in taken)
 
 

@@ -55,10 +55,10 @@ def _progress(turn: Turn) -> list[Block]:
                 ws.phase == Phase.AMBITIONS or ws.ambitions[m.id].status == AmbitionStatus.AGREED))
             key = "status.ambitions" if ws.phase == Phase.AMBITIONS else "status.agreed"
         elif ws.phase in (Phase.SMART_GOALS, Phase.GOALS_PLENUM):
-            done = sum(1 for m in measures if views.live_goals(ws, m.id))
+            done = sum(1 for m in measures if views.goals_of(ws, m.id))
             key = "status.goals"
         else:
-            goals = [g for m in measures for g in views.live_goals(ws, m.id)]
+            goals = [g for m in measures for g in views.goals_of(ws, m.id)]
             rows.append(Progress(t("status.owners", group=label), sum(1 for g in goals if g.owner),
                                  len(goals)))
             continue

@@ -67,7 +67,7 @@ def tally_text(turn: Turn, measure_id: str) -> str:
     return " · ".join(f"{level_label(turn, lv)} {counts[lv]}" for lv in LEVELS)
 
 
-def live_goals(ws: Workshop, measure_id: str) -> list[SmartGoal]:
+def goals_of(ws: Workshop, measure_id: str) -> list[SmartGoal]:
     return sorted((g for g in ws.goals.values() if g.measure_id == measure_id),
                   key=lambda g: g.number)
 
@@ -177,7 +177,7 @@ def agree_card(turn: Turn, measure: Measure) -> Message:
 
 
 def goals_card(turn: Turn, measure: Measure) -> Message:
-    goals = live_goals(turn.ws, measure.id)
+    goals = goals_of(turn.ws, measure.id)
     lines = "\n".join(goal_line(turn, g) for g in goals) or turn.t("goal.none_yet")
     return message(
         Heading(turn.t("measure.heading", name=measure.name, area=measure.area)),
@@ -207,7 +207,7 @@ def goal_card(turn: Turn, goal: SmartGoal) -> Message:
 
 
 def present_card(turn: Turn, measure: Measure) -> Message:
-    goals = live_goals(turn.ws, measure.id)
+    goals = goals_of(turn.ws, measure.id)
     blocks: list[Block | None] = [
         Heading(turn.t("plenum.heading", group=group_label(turn, measure.group),
                        name=measure.name)),
