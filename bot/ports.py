@@ -51,9 +51,6 @@ class Pending:
 
 
 class Outbox(Protocol):
-    def pending(self, limit: int) -> Sequence[Pending]:
-        """Everything not yet delivered nor set aside, oldest first."""
-
     def due(self, now: datetime, limit: int) -> Sequence[Pending]:
         """Pending items, oldest first, leaving out every lane whose head waits for a retry
         (so a lane stuck on a slow platform never starves the others, and keeps its order)."""

@@ -187,7 +187,7 @@ def _find(turn: Turn, name: str) -> Member:
     wanted = name.strip().casefold()
     people = by_name(turn.ws.members.values())
     exact = [m for m in people if m.name.casefold() == wanted]
-    found = exact or [m for m in people if m.name.casefold().startswith(wanted)] if wanted else []
+    found = (exact or [m for m in people if m.name.casefold().startswith(wanted)]) if wanted else []
     if len(found) == 1:
         return found[0]
     if not found:
