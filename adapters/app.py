@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.config import Settings
+from bot.plan.files import PlanFiles
 from bot.ports import Clock
 from bot.service import Defaults, WorkshopService
 from bot.store.database import connect, sessions
@@ -34,6 +36,13 @@ def open_store(url: str, migrate: bool = True) -> Store:
     return Store(engine, factory, SqlOutbox(factory))
 
 
+def units(store: Store) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(store.sessions)
+
+
 def build_service(store: Store, clock: Clock, settings: Settings) -> WorkshopService:
-    return WorkshopService(lambda: SqlUnitOfWork(store.sessions), clock,
-                           Defaults(settings.bot_language, settings.bot_timezone))
+    return WorkshopService(units(store), clock, Defaults(settings.bot_language, settings.bot_timezone))
+
+
+def plan_files(store: Store, clock: Clock) -> PlanFiles:
+    return PlanFiles(units(store), clock)

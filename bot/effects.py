@@ -41,6 +41,16 @@ class OpenForm:
 
 
 @dataclass(frozen=True)
+class SendFile:
+    """The workshop's action plan as a file. The adapter builds it when it delivers, from
+    what is stored then, so the outbox holds no file and a retry sends the newest plan."""
+
+    conversation: str
+    workshop_id: str
+    message: Message  # says what the file is
+
+
+@dataclass(frozen=True)
 class Schedule:
     """Fire `timer` at `at` (replacing an earlier schedule of the same timer)."""
 
@@ -54,7 +64,7 @@ class Cancel:
     timer: str
 
 
-Effect = Post | Update | PostPrivate | OpenForm | Schedule | Cancel
+Effect = Post | Update | PostPrivate | OpenForm | SendFile | Schedule | Cancel
 TIMER_EFFECTS = (Schedule, Cancel)
 
 

@@ -6,14 +6,16 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text as RichText
 
-from adapters.app import Store, build_service
+from adapters.app import Store, build_service, plan_files
 from adapters.config import Settings
 from adapters.console.deliver import ConsoleDeliverer, OpenedForm
+from adapters.console.files import PlanSaver
 from adapters.console.timers import ConsoleTimers
 from bot.clock import ManualClock
 from bot.dispatch import Dispatcher
@@ -25,17 +27,22 @@ from bot.service import Result, WorkshopService
 SHOWN_VALUE = 80
 
 
-def console_chat(settings: Settings, store: Store, out: Console, org: str) -> ConsoleChat:
-    """A console workshop on the store, with a hand-moved clock that starts at nine today."""
+def console_chat(settings: Settings, store: Store, out: Console, org: str,
+                 plan_out: Path | None = None) -> ConsoleChat:
+    """A console workshop on the store, with a hand-moved clock that starts at nine today.
+
+    Plan files go to `plan_out`, or under their own name into the working directory.
+    """
     zone = ZoneInfo(settings.bot_timezone)
     clock = ManualClock(datetime.combine(datetime.now(zone).date(), time(9), zone))
+    saver = PlanSaver(plan_files(store, clock), Path.cwd(), plan_out)
     return ConsoleChat(build_service(store, clock, settings), store.outbox, clock, out,
-                       settings.bot_language, org)
+                       settings.bot_language, org, saver)
 
 
 class ConsoleChat:
     def __init__(self, service: WorkshopService, outbox: Outbox, clock: ManualClock, out: Console,
-                 language: str, org: str) -> None:
+                 language: str, org: str, saver: PlanSaver) -> None:
         self.service = service
         self.clock = clock
         self.out = out
@@ -43,7 +50,7 @@ class ConsoleChat:
         self.t = Translator(language)
         self.names: dict[str, str] = {}
         self.timers = ConsoleTimers()
-        self.deliverer = ConsoleDeliverer(out, self.t, lambda user: self.names.get(user, user))
+        self.deliverer = ConsoleDeliverer(out, self.t, lambda user: self.names.get(user, user), saver)
         self.dispatcher = Dispatcher(outbox, self.deliverer, self.timers, clock)
         self.last_event: Event | None = None
 

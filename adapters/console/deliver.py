@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text as RichText
 
 from adapters.console.render import Line, render
-from bot.effects import Effect, OpenForm, Post, PostPrivate, Update
+from adapters.console.files import PlanSaver
+from bot.effects import Effect, OpenForm, Post, PostPrivate, SendFile, Update
 from bot.i18n import Translator
 from bot.ui import Button, Form, Message
 
@@ -20,7 +22,7 @@ class Seen:
 
     conversation: str
     audience: str | None  # None: everyone in the conversation; else that person's id
-    kind: str  # post, update, private or form
+    kind: str  # post, update, private, form or file
     key: str
     text: str
 
@@ -42,8 +44,11 @@ class OpenedForm:
 
 
 class ConsoleDeliverer:
-    def __init__(self, out: Console, t: Translator, name_of: Callable[[str], str]) -> None:
+    def __init__(self, out: Console, t: Translator, name_of: Callable[[str], str],
+                 saver: PlanSaver) -> None:
         self.out = out
+        self.saver = saver
+        self.files: list[Path] = []
         self.t = t
         self.name_of = name_of
         self.transcript: list[Seen] = []
@@ -72,6 +77,13 @@ class ConsoleDeliverer:
                 only = self.t("console.only_to", name=self.name_of(user))
                 self._print(self._header(conversation, only), lines)
                 self._remember(conversation, user, "private", "", lines)
+            case SendFile(conversation, workshop_id, message):
+                path = self.saver.save(workshop_id)
+                self.files.append(path)
+                lines = self._render(message, conversation, None)
+                lines.append(Line(self.t("plan_file.saved", path=path), "bold green"))
+                self._print(self._header(conversation), lines)
+                self._remember(conversation, None, "file", "", lines)
             case OpenForm(conversation, user, form):
                 self.forms[user] = OpenedForm(conversation, form, {f.name: f.value for f in form.fields})
                 line = Line(self.t("console.form_opened", name=self.name_of(user), title=form.title), "magenta")

@@ -45,6 +45,15 @@ class AmbitionStatus(StrEnum):
     SENT_BACK = "sent_back"
 
 
+class GoalStatus(StrEnum):
+    """Where a SMART goal stands, in the guide's words: ikke startet … gennemført."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DELAYED = "delayed"
+    DONE = "done"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Record:
     """Who changed a record last, when, and how often (the optimistic version)."""
@@ -170,6 +179,24 @@ class SmartGoal(Record):
         return self.id
 
 
+@dataclass(frozen=True, kw_only=True)
+class FollowUp(Record):
+    """One report on a SMART goal after the workshop. Never changed: a new report is a new entry.
+
+    Who reported it and when are the record's `updated_by` and `updated_at`.
+    """
+
+    id: str
+    goal_id: str
+    status: GoalStatus
+    progress: float | None = None  # how far towards the target, in the goal's own unit
+    comment: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+
 @dataclass(frozen=True)
 class PhaseRun:
     phase: Phase
@@ -205,6 +232,7 @@ class Workshop(Record):
     ambitions: Mapping[str, Ambition] = field(default_factory=dict)
     comments: Mapping[str, Comment] = field(default_factory=dict)
     goals: Mapping[str, SmartGoal] = field(default_factory=dict)
+    followups: Mapping[str, FollowUp] = field(default_factory=dict)
 
 
 # Which collection of the aggregate holds each kind of record.
@@ -217,4 +245,5 @@ COLLECTIONS: Mapping[type[Record], str] = {
     Ambition: "ambitions",
     Comment: "comments",
     SmartGoal: "goals",
+    FollowUp: "followups",
 }

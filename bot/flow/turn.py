@@ -14,7 +14,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.domain.model import COLLECTIONS, Phase, Record, Workshop
-from bot.effects import Cancel, Effect, OpenForm, Post, PostPrivate, Schedule, Update
+from bot.effects import Cancel, Effect, OpenForm, Post, PostPrivate, Schedule, SendFile, Update
 from bot.events import Event
 from bot.i18n import Translator
 from bot.ui import Form, Message, Text
@@ -115,6 +115,10 @@ class Turn:
     def open_form(self, form: Form) -> None:
         self.effects.append(OpenForm(self.event.conversation, self.event.actor.id, form,
                                      self.event.trigger))
+
+    def send_plan(self, conversation: str) -> None:
+        caption = self.t("plan_file.caption")
+        self.effects.append(SendFile(conversation, self.ws.id, Message((Text(caption),), summary=caption)))
 
     def schedule(self, timer: str, at: datetime, args: Mapping[str, str]) -> None:
         self.effects.append(Schedule(timer, at, dict(args)))

@@ -83,9 +83,11 @@ def save_owner(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -
 def finish(turn: Turn) -> None:
     plenum = plenum_of(turn.ws)
     turn.post(plenum, plan_message(turn.ws, turn.t), key="plan")
+    turn.send_plan(plenum)
     turn.post(plenum, views.message(Text(turn.t("finish.thanks"))))
 
 
 def show_plan(turn: Turn, args: Sequence[str] = ()) -> None:
     turn.require_facilitator("plan")
     turn.post(turn.event.conversation, plan_message(turn.ws, turn.t))
+    turn.send_plan(turn.event.conversation)

@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.codec import to_plain
-from bot.domain.model import (Ambition, Comment, Conversation, Group, Measure, Member, Phase,
-                              Record, SmartGoal, Vote, Workshop)
+from bot.domain.model import (Ambition, Comment, Conversation, FollowUp, Group, Measure, Member,
+                              Phase, Record, SmartGoal, Vote, Workshop)
 from bot.ports import ConcurrencyConflict
-from bot.store.tables import (AmbitionRow, ChangeRow, CommentRow, ConversationRow, GroupRow,
-                              MeasureRow, MemberRow, RecordRow, SmartGoalRow, VoteRow, WorkshopRow)
+from bot.store.tables import (AmbitionRow, ChangeRow, CommentRow, ConversationRow, FollowUpRow,
+                              GroupRow, MeasureRow, MemberRow, RecordRow, SmartGoalRow, VoteRow,
+                              WorkshopRow)
 
 # collection on the aggregate, record type, table, the fields that make up its key
 Spec = tuple[str, type[Record], type[RecordRow], tuple[str, ...]]
@@ -29,6 +30,7 @@ SPECS: tuple[Spec, ...] = (
     ("ambitions", Ambition, AmbitionRow, ("measure_id",)),
     ("comments", Comment, CommentRow, ("id",)),
     ("goals", SmartGoal, SmartGoalRow, ("id",)),
+    ("followups", FollowUp, FollowUpRow, ("id",)),
 )
 ROOT_FIELDS = tuple(f.name for f in fields(Workshop) if f.name not in {s[0] for s in SPECS})
 

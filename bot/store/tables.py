@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        String)
 from sqlalchemy import Text as SqlText
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from bot.domain.model import AmbitionStatus, Area, Level, Phase, PhaseRun
+from bot.domain.model import AmbitionStatus, Area, GoalStatus, Level, Phase, PhaseRun
 
 ID = String(64)
 BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
@@ -198,6 +199,15 @@ class SmartGoalRow(RecordRow):
     owner: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[str] = mapped_column(String(200))
     next_step: Mapped[str] = mapped_column(SqlText)
+
+
+class FollowUpRow(RecordRow):
+    __tablename__ = "followups"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    goal_id: Mapped[str] = mapped_column(ID)
+    status: Mapped[GoalStatus] = mapped_column(EnumText(GoalStatus))
+    progress: Mapped[float | None] = mapped_column(Float, nullable=True)
+    comment: Mapped[str] = mapped_column(SqlText)
 
 
 class ChangeRow(Base):

@@ -27,7 +27,7 @@ def run(lines: list[str], tmp_path: Path) -> str:
         console.print(line, markup=False)
         return line
 
-    chat = console_chat(Settings(), store, console, org="console-test")
+    chat = console_chat(Settings(), store, console, org="console-test", plan_out=tmp_path / "plan.xlsx")
     import asyncio
 
     try:

@@ -23,13 +23,13 @@ from bot.store.tables import ChangeRow, OutboxRow
 from bot.store.uow import SqlUnitOfWork
 
 
-def play(url: str, language: str) -> tuple[str, ConsoleChat, str]:
+def play(url: str, language: str, plan: Path) -> tuple[str, ConsoleChat, str]:
     out = io.StringIO()
     console = Console(file=out, width=120, soft_wrap=True, highlight=False)
     store = open_store(url)
     try:
         chat = console_chat(Settings(bot_language=language, database_url=url), store, console,
-                            org=f"demo-{language}")
+                            org=f"demo-{language}", plan_out=plan)
         workshop = asyncio.run(Demo(chat, console, language).run())
     finally:
         store.close()
@@ -46,8 +46,8 @@ def private_to(chat: ConsoleChat, name: str) -> str:
     return "\n".join(s.text for s in chat.deliverer.transcript if s.audience == chat.person(name).id)
 
 
-def test_the_danish_demo_runs_a_whole_workshop(database_url: str) -> None:
-    workshop, chat, printed = play(database_url, "da")
+def test_the_danish_demo_runs_a_whole_workshop(database_url: str, tmp_path: Path) -> None:
+    workshop, chat, printed = play(database_url, "da", tmp_path / "handlingsplan.xlsx")
 
     # every group worked on its own målepunkter, in its own channel
     assert "Beboernes tilfredshed (S)" in seen_in(chat, "S")
@@ -98,7 +98,7 @@ def test_the_danish_demo_runs_a_whole_workshop(database_url: str) -> None:
 
 
 def test_the_english_demo_speaks_english(tmp_path: Path) -> None:
-    workshop, chat, printed = play(f"sqlite:///{tmp_path / 'en.sqlite3'}", "en")
+    workshop, chat, printed = play(f"sqlite:///{tmp_path / 'en.sqlite3'}", "en", tmp_path / "plan.xlsx")
     assert workshop
     assert "Action plan – Fjordly Housing" in seen_in(chat, "plenum")
     assert "Phase 4 of 6: Group work: SMART goals" in seen_in(chat, "S")

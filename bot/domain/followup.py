@@ -1,0 +1,32 @@
+"""After the workshop: what each SMART goal's follow-up history says about it now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.model import FollowUp, GoalStatus, SmartGoal, Workshop
+
+# Who a report read back from a returned Excel plan is attributed to (no person sent it).
+FROM_EXCEL = "import:excel"
+
+
+def history(ws: Workshop, goal_id: str | None = None) -> list[FollowUp]:
+    """Reports oldest first: of one goal, or of all goals."""
+    entries = (f for f in ws.followups.values() if goal_id is None or f.goal_id == goal_id)
+    return sorted(entries, key=lambda f: (f.updated_at or datetime.min, f.version))
+
+
+def latest(ws: Workshop, goal_id: str) -> FollowUp | None:
+    entries = history(ws, goal_id)
+    return entries[-1] if entries else None
+
+
+def status_of(ws: Workshop, goal_id: str) -> GoalStatus:
+    entry = latest(ws, goal_id)
+    return entry.status if entry else GoalStatus.NOT_STARTED
+
+
+def last_updated(ws: Workshop, goal: SmartGoal) -> datetime | None:
+    entry = latest(ws, goal.id)
+    moments = [m for m in (goal.updated_at, entry.updated_at if entry else None) if m]
+    return max(moments) if moments else None
