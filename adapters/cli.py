@@ -6,19 +6,27 @@ import asyncio
 import logging
 import uuid
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
 from aiohttp import web
 from rich.console import Console
 
-from adapters.app import open_store
+from adapters.app import open_store, plan_files, units
 from adapters.config import Settings
-from adapters.console.chat import console_chat
+from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
+from adapters.console.demo_own import OwnMeasuresDemo
 from adapters.console.repl import Repl
 from adapters.server import adapter_status, build_app
+from bot.clock import SystemClock
+from bot.events import SharedFile
+from bot.flow.imported import describe as describe_measures
+from bot.plan.measures_file import read_measures
 from bot.i18n import Translator
+from bot.plan.files import UnknownWorkshop
+from bot.plan.returned import NotAPlan, describe, import_plan
 
 app = typer.Typer(help="The AlmenKompas ambition workshop bot.", no_args_is_help=True,
                   add_completion=False)
@@ -43,18 +51,35 @@ def _settings(**overrides: str) -> Settings:
 
 
 @app.command()
-def demo(lang: Lang = typer.Option(Lang.da, help="The workshop's language.")) -> None:
+def demo(lang: Lang = typer.Option(Lang.da, help="The workshop's language."),
+         out_file: Path = typer.Option(None, "--out", help="Where to write the action plan "
+                                       "(default: its own name in this folder).", dir_okay=False),
+         measures: Path = typer.Option(None, help="A CSV or XLSX file of your own målepunkter "
+                                       "to run the workshop on.", exists=True, dir_okay=False)) -> None:
     """Play a complete scripted workshop in the terminal (no credentials, embedded SQLite)."""
     settings = _settings(bot_language=lang.value)
     out = Console(highlight=False, soft_wrap=True)
     store = open_store(settings.database_url)
     try:
-        chat = console_chat(settings, store, out, org=f"demo-{uuid.uuid4().hex[:8]}")
-        workshop = asyncio.run(Demo(chat, out, lang.value).run())
+        chat = console_chat(settings, store, out, org=f"demo-{uuid.uuid4().hex[:8]}", plan_out=out_file)
+        script = _own_measures_demo(chat, out, lang.value, measures) if measures else Demo(chat, out, lang.value)
+        workshop = asyncio.run(script.run())
         out.print(Translator(lang.value)("demo.done", id=workshop,
                                          database=store.engine.url.render_as_string()))
     finally:
         store.close()
+
+
+def _own_measures_demo(chat: ConsoleChat, out: Console, language: str, path: Path) -> Demo:
+    """The demo on the file's målepunkter, once the file is known to be good."""
+    shared = SharedFile(path.name, path.read_bytes())
+    checked = read_measures(shared.name, shared.data)
+    if not checked.ok:
+        t = Translator(language)
+        typer.echo(t("measures_file.refused", name=shared.name, problems=describe_measures(t, checked.problems)),
+                   err=True)
+        raise typer.Exit(2)
+    return OwnMeasuresDemo(chat, out, language, measures=shared)
 
 
 @app.command()
@@ -83,6 +108,55 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     log.info("listening on http://%s:%s (/healthz, /readyz)", host, port)
     web.run_app(build_app(store, settings), host=host, port=port, print=None)
     store.close()
+
+
+@app.command()
+def export(workshop: str = typer.Argument(..., help="The workshop's id (the bot says it when the "
+                                          "workshop is created)."),
+           out_file: Path = typer.Option(None, "--out", help="Where to write the .xlsx "
+                                         "(default: its own name in this folder).", dir_okay=False)) -> None:
+    """Write a stored workshop's action plan (handlingsplan) as an Excel workbook."""
+    settings = _settings()
+    t = Translator(settings.bot_language)
+    store = open_store(settings.database_url)
+    try:
+        attachment = plan_files(store, SystemClock()).build(workshop)
+    except UnknownWorkshop:
+        typer.echo(t("plan_import.unknown_workshop", id=workshop), err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    path = out_file or Path(attachment.name)
+    path.write_bytes(attachment.data)
+    typer.echo(t("plan_file.saved", path=path.resolve()))
+
+
+@app.command("import-plan")
+def import_plan_command(
+        workshop: str = typer.Argument(..., help="The workshop's id."),
+        file: Path = typer.Argument(..., help="The action plan, as returned by its owners.",
+                                    exists=True, dir_okay=False)) -> None:
+    """Read status, progress and comments edited in Excel back in, as follow-up entries."""
+    settings = _settings()
+    t = Translator(settings.bot_language)
+    store = open_store(settings.database_url)
+    try:
+        result = import_plan(units(store), workshop, file.read_bytes(), SystemClock().now())
+    except LookupError:
+        typer.echo(t("plan_import.unknown_workshop", id=workshop), err=True)
+        raise typer.Exit(2) from None
+    except NotAPlan as error:
+        typer.echo(describe([error.problem], t)[0], err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(t("plan_import.recorded", count=len(result.recorded)))
+    typer.echo(t("plan_import.unchanged", count=result.unchanged))
+    if result.problems:
+        typer.echo(t("plan_import.refused", count=len(result.problems)))
+        for line in describe(result.problems, t):
+            typer.echo(f"  {line}")
+        raise typer.Exit(1)
 
 
 @db.command("upgrade")

@@ -12,7 +12,7 @@ from typing import Any
 from bot.domain.model import Level, Workshop
 from bot.effects import PostPrivate
 from bot.events import Action, Command, Event, FormSubmitted, MemberJoined, TimerFired
-from bot.flow import ambitions, goals, grouping, info, phases, plenum, setup, wrapup
+from bot.flow import ambitions, goals, grouping, imported, info, phases, plenum, setup, wrapup
 from bot.flow.turn import Context, FormInvalid, Outcome, Refusal, Turn
 from bot.i18n import LANGUAGES, Translator, catalog
 from bot.ui import Message, Text
@@ -33,6 +33,7 @@ COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "status": info.status,
     "help": info.help_,
     "plan": wrapup.show_plan,
+    "measures": imported.import_measures,
 }
 # Commands that make sense in a conversation that is not (yet) part of the workshop.
 OUTSIDE = frozenset({"new", "group", "help"})

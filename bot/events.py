@@ -25,9 +25,18 @@ class Event:
     trigger: str = ""  # an adapter's handle to answer in place (Slack trigger_id)
 
 
+@dataclass(frozen=True)
+class SharedFile:
+    """A file sent along with a command (a Slack upload, a Teams attachment, a console path)."""
+
+    name: str
+    data: bytes
+
+
 @dataclass(frozen=True, kw_only=True)
 class Command(Event):
     text: str  # "next", "extend 5", "group E", …
+    files: tuple[SharedFile, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

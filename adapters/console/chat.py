@@ -19,7 +19,8 @@ from adapters.console.files import PlanSaver
 from adapters.console.timers import ConsoleTimers
 from bot.clock import ManualClock
 from bot.dispatch import Dispatcher
-from bot.events import Action, Actor, Command, Event, FormSubmitted, MemberJoined, timer_fired
+from bot.events import (Action, Actor, Command, Event, FormSubmitted, MemberJoined, SharedFile,
+                        timer_fired)
 from bot.i18n import Translator
 from bot.ports import Outbox
 from bot.service import Result, WorkshopService
@@ -72,10 +73,13 @@ class ConsoleChat:
         return {"event_id": uuid.uuid4().hex, "org": self.org, "conversation": conversation,
                 "actor": self.person(name)}
 
-    async def say(self, name: str, conversation: str, text: str) -> Result:
+    async def say(self, name: str, conversation: str, text: str,
+                  files: tuple[SharedFile, ...] = ()) -> Result:
         shown = text if len(text) <= SHOWN_VALUE else self.t("console.long_text", length=len(text))
         self._echo(self.t("console.says", name=name, conversation=conversation, text=shown))
-        return await self.send(Command(**self._base(name, conversation), text=text))
+        for file in files:
+            self._echo(self.t("console.attaches", name=file.name, size=len(file.data)))
+        return await self.send(Command(**self._base(name, conversation), text=text, files=files))
 
     async def join_channel(self, name: str, conversation: str) -> Result:
         self._echo(self.t("console.joins", name=name, conversation=conversation))

@@ -192,3 +192,28 @@ def as_values(data: dict[str, Any], this_year: int) -> dict[str, str]:
     """Form values, with deadlines counted from this year so the demo never runs out of future."""
     years = {f"y{n}": this_year + n for n in (1, 2, 3)}
     return {k: str(v).format(**years) if k == "deadline" else str(v) for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class OwnContent:
+    """What the demo's people write about målepunkter the demo does not know in advance."""
+
+    sentence: str
+    goal: dict[str, str]
+    next_step: str
+
+
+OWN = {
+    "da": OwnContent(
+        sentence="Vi vil være blandt de bedste i sektoren på {name}.",
+        goal=dict(text="Forbedre {name} mærkbart i alle afdelinger, målt hvert år",
+                  indicator="{name}", baseline="{current}", target="Bedre end sektorens gennemsnit",
+                  deadline="31-12-{y2}"),
+        next_step="Saml de nyeste tal og præsentér dem på næste bestyrelsesmøde"),
+    "en": OwnContent(
+        sentence="We want to be among the best in the sector on {name}.",
+        goal=dict(text="Improve {name} noticeably in every estate, measured every year",
+                  indicator="{name}", baseline="{current}", target="Better than the sector average",
+                  deadline="31-12-{y2}"),
+        next_step="Gather the latest figures and present them at the next board meeting"),
+}

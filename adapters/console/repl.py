@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text as RichText
 
 from adapters.console.chat import ConsoleChat
+from bot.events import SharedFile
 from bot.ui import FieldKind, FormField
 
 Ask = Callable[[str], str]
-AS, IN, PRESS, FORWARD, QUIT, HELP = (
+AS, IN, PRESS, FORWARD, ATTACH, QUIT, HELP = (
     {"as", "som"}, {"in", "i"}, {"press", "tryk"}, {"ff", "wait", "spol", "vent"},
-    {"quit", "exit", "afslut"}, {"?", "console"})
+    {"attach", "vedhæft"}, {"quit", "exit", "afslut"}, {"?", "console"})
 
 
 class Repl:
@@ -59,10 +61,23 @@ class Repl:
             await self.chat.press_number(self.name, int(rest or word))
         elif word in FORWARD and rest.isdigit():
             await self.chat.advance(int(rest))
+        elif word in ATTACH and rest:
+            await self.attach(*rest.partition(" ")[::2])
         else:
             await self.chat.say(self.name, self.conversation, line)
         await self.fill_forms()
         return True
+
+    async def attach(self, path: str, text: str) -> None:
+        """`attach FILE TEXT`: say TEXT with the file attached, as in a chat with uploads."""
+        file = Path(path).expanduser()
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            self._say(self.t("console.no_file", path=path, reason=error.strerror or error), "red")
+            return
+        await self.chat.say(self.name, self.conversation, text.strip() or self.t("command.measures"),
+                            (SharedFile(file.name, data),))
 
     async def fill_forms(self) -> None:
         """A form opened for the person at the keyboard is filled in right away, field by field."""

@@ -12,8 +12,8 @@ from bot.flow.turn import Turn
 from bot.i18n import Translator
 from bot.ui import Block, Fields, Heading, Message, Note, Progress
 
-FACILITATOR_COMMANDS = ("new", "group", "start", "next", "extend", "pause", "resume", "groups",
-                        "move", "split", "setup", "plan")
+FACILITATOR_COMMANDS = ("new", "group", "measures", "start", "next", "extend", "pause", "resume",
+                        "groups", "move", "split", "setup", "plan")
 EVERYONE_COMMANDS = ("join", "status", "help")
 
 

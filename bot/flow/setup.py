@@ -69,6 +69,7 @@ def setup_card(turn: Turn) -> Message:
                       m.name) for m in measures)) if measures else None,
         Fields(groups),
         Note(t("setup.agenda", plan=plan)),
+        None if started else Note(t("setup.import_hint", word=t("command.measures"))),
         Note(t("setup.started")) if started else Buttons((
             views.button(turn, t("setup.edit_details"), "setup_details"),
             views.button(turn, t("setup.choose_measures"), "setup_measures"),
@@ -132,7 +133,8 @@ def open_measures(turn: Turn, args: Mapping[str, str]) -> None:
                     for m in catalog.load())
     turn.open_form(_form(turn, "measures", (
         FormField("measures", t("setup.choose_measures"), FieldKind.CHOICES, required=True,
-                  value=",".join(sorted(turn.ws.measures, key=lambda k: turn.ws.measures[k].position)),
+                  value=",".join(sorted((k for k in turn.ws.measures if k in catalog.by_id()),
+                                        key=lambda k: turn.ws.measures[k].position)),
                   options=options, hint=t("setup.measures_hint", recommended=RECOMMENDED_MEASURES,
                                           max=MAX_MEASURES)),
     ), intro=t("setup.catalog_illustrative")))

@@ -1,0 +1,65 @@
+"""Målepunkter from the prioritisation workshop, sent as a CSV or Excel file with `measures`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from bot.domain.model import Measure, Phase
+from bot.events import Command
+from bot.flow import setup
+from bot.flow.turn import Refusal, Turn
+from bot.i18n import Translator
+from bot.plan.measures_file import ImportedMeasure, Problem, read_measures
+
+MAX_SHOWN = 12  # problems listed in the answer; a file of 500 bad rows needs no 500 lines
+_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
+
+
+def import_measures(turn: Turn, args: Sequence[str]) -> None:
+    turn.require_facilitator("setup")
+    turn.require_phase(Phase.SETUP)
+    files = turn.event.files if isinstance(turn.event, Command) else ()
+    if not files:
+        raise Refusal("measures_file.how", word=turn.t("command.measures"))
+    file = files[0]
+    result = read_measures(file.name, file.data)
+    if not result.ok:
+        raise Refusal("measures_file.refused", name=file.name, problems=describe(turn.t, result.problems))
+    old = dict(turn.ws.measures)
+    for measure in old.values():
+        turn.delete(measure)
+    for measure in to_measures(result.measures):
+        kept = old.get(measure.id)
+        turn.save(replace(measure, why=kept.why) if kept else measure)
+    turn.reply(turn.t("measures_file.imported", count=len(result.measures), name=file.name))
+    setup.refresh_setup(turn)
+
+
+def to_measures(rows: Sequence[ImportedMeasure]) -> list[Measure]:
+    """Ids follow the names, so importing a corrected file keeps what was written about each."""
+    measures: list[Measure] = []
+    for position, row in enumerate(rows, start=1):
+        slug = re.sub(r"[^a-z0-9]+", "-", row.name.casefold().translate(_DANISH)).strip("-")[:40]
+        base = measure_id = f"{row.area}-{slug or position}"
+        while any(m.id == measure_id for m in measures):
+            measure_id = f"{base}-{position}"
+        measures.append(Measure(id=measure_id, area=row.area, name=row.name,
+                                description=row.description, unit=row.unit,
+                                current_value=row.current_value, group=row.area.value,
+                                position=position))
+    return measures
+
+
+def describe(t: Translator, problems: Sequence[Problem]) -> str:
+    lines = []
+    for problem in problems[:MAX_SHOWN]:
+        params = dict(problem.params)
+        if "column" in params and t.has(f"measures_file.column.{params['column']}"):
+            params["column"] = t(f"measures_file.column.{params['column']}")
+        text = t(problem.key, **params)
+        lines.append(f"• {t('measures_file.row', row=problem.row, problem=text) if problem.row else text}")
+    if len(problems) > MAX_SHOWN:
+        lines.append(t("measures_file.more", count=len(problems) - MAX_SHOWN))
+    return "\n".join(lines)
