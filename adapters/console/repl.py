@@ -62,7 +62,7 @@ class Repl:
         elif word in FORWARD and rest.isdigit():
             await self.chat.advance(int(rest))
         elif word in ATTACH and rest:
-            await self.attach(*rest.partition(" ")[::2])
+            await self.attach(*_path_and_text(rest))
         else:
             await self.chat.say(self.name, self.conversation, line)
         await self.fill_forms()
@@ -73,8 +73,11 @@ class Repl:
         file = Path(path).expanduser()
         try:
             data = file.read_bytes()
-        except OSError as error:
-            self._say(self.t("console.no_file", path=path, reason=error.strerror or error), "red")
+        except FileNotFoundError:
+            self._say(self.t("console.file_missing", path=path), "red")
+            return
+        except OSError:
+            self._say(self.t("console.no_file", path=path), "red")
             return
         await self.chat.say(self.name, self.conversation, text.strip() or self.t("command.measures"),
                             (SharedFile(file.name, data),))
@@ -113,3 +116,13 @@ class Repl:
                       for p in picked]
             return ",".join(values)
         return answer
+
+
+def _path_and_text(rest: str) -> tuple[str, str]:
+    """`"my file.csv" målepunkter` or `file.csv målepunkter`: a path may be quoted."""
+    if rest[0] in "\"'":
+        closing = rest.find(rest[0], 1)
+        if closing > 0:
+            return rest[1:closing], rest[closing + 1:]
+    path, _, text = rest.partition(" ")
+    return path, text

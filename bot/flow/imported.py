@@ -27,18 +27,18 @@ def import_measures(turn: Turn, args: Sequence[str]) -> None:
     result = read_measures(file.name, file.data)
     if not result.ok:
         raise Refusal("measures_file.refused", name=file.name, problems=describe(turn.t, result.problems))
-    old = dict(turn.ws.measures)
-    for measure in old.values():
+    # What the facilitator wrote about why a målepunkt was chosen follows its name.
+    kept = {m.name.casefold(): m.why for m in turn.ws.measures.values()}
+    for measure in list(turn.ws.measures.values()):
         turn.delete(measure)
     for measure in to_measures(result.measures):
-        kept = old.get(measure.id)
-        turn.save(replace(measure, why=kept.why) if kept else measure)
+        turn.save(replace(measure, why=kept.get(measure.name.casefold(), "")))
     turn.reply(turn.t("measures_file.imported", count=len(result.measures), name=file.name))
     setup.refresh_setup(turn)
 
 
 def to_measures(rows: Sequence[ImportedMeasure]) -> list[Measure]:
-    """Ids follow the names, so importing a corrected file keeps what was written about each."""
+    """Målepunkter with readable ids made from their names (unique within the file)."""
     measures: list[Measure] = []
     for position, row in enumerate(rows, start=1):
         slug = re.sub(r"[^a-z0-9]+", "-", row.name.casefold().translate(_DANISH)).strip("-")[:40]

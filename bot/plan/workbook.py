@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from io import BytesIO
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -19,40 +20,45 @@ from bot.domain.groups import AREAS, members_of, working_groups
 from bot.domain.model import AmbitionStatus, GoalStatus, Level, Measure, SmartGoal, Workshop
 from bot.domain.numbers import parse_number
 from bot.i18n import Translator
-from bot.plan.cells import (SECTION_FONT, Column, Formats, Value, header_row, letter, put,
-                            put_text)
+from bot.plan.cells import (SECTION_FONT, Column, Formats, Kind, Value, add_styles, fit_height, header_row, letter,
+                            put, put_text)
 
+# Widths add up to what still prints readably on one A4 page across (about half size).
 PLAN_COLUMNS = (
-    Column("area", 16), Column("measure", 28), Column("level", 12), Column("sentence", 40),
-    Column("goal", 45), Column("indicator", 26), Column("baseline", 14), Column("target", 14),
-    Column("deadline", 12, "date"), Column("owner", 20), Column("next_step", 34),
-    Column("status", 14), Column("progress", 11, "number"), Column("updated", 17, "datetime"),
-    Column("comment", 34), Column("goal_id", 13),
+    Column("area", 12), Column("measure", 20), Column("level", 11), Column("sentence", 28),
+    Column("goal", 32), Column("indicator", 17), Column("baseline", 12), Column("target", 12),
+    Column("deadline", 11, "date"), Column("owner", 14), Column("next_step", 24),
+    Column("status", 12), Column("progress", 10, "number"), Column("updated", 15, "datetime"),
+    Column("comment", 22), Column("goal_id", 12),
 )
 AMBITION_COLUMNS = (
-    Column("area", 16), Column("measure", 30), Column("current_value", 13, "number"),
-    Column("unit", 14), Column("level", 12), Column("dots_minimum", 11, "integer"),
-    Column("dots_medium", 11, "integer"), Column("dots_ambitious", 11, "integer"),
-    Column("sentence", 50), Column("agreed", 12),
+    Column("area", 14), Column("measure", 28), Column("current_value", 11, "number"),
+    Column("unit", 14), Column("level", 12), Column("dots_minimum", 10, "integer"),
+    Column("dots_medium", 10, "integer"), Column("dots_ambitious", 10, "integer"),
+    Column("sentence", 44), Column("agreed", 11),
 )
 FOLLOWUP_COLUMNS = (
-    Column("reported", 17, "datetime"), Column("area", 16), Column("measure", 28),
-    Column("goal", 45), Column("status", 14), Column("progress", 11, "number"),
-    Column("comment", 40), Column("reported_by", 22), Column("goal_id", 13),
+    Column("reported", 15, "datetime"), Column("area", 14), Column("measure", 24),
+    Column("goal", 36), Column("status", 12), Column("progress", 10, "number"),
+    Column("comment", 36), Column("reported_by", 18), Column("goal_id", 12),
 )
 AGENDA_COLUMNS = (
-    Column("phase", 44), Column("planned_minutes", 14, "integer"),
-    Column("planned_start", 17, "datetime"), Column("started", 17, "datetime"),
-    Column("ended", 17, "datetime"), Column("actual_minutes", 14, "integer"),
+    Column("phase", 46), Column("planned_minutes", 13, "integer"),
+    Column("planned_start", 16, "datetime"), Column("started", 16, "datetime"),
+    Column("ended", 16, "datetime"), Column("actual_minutes", 13, "integer"),
 )
 OVERDUE_FILL = PatternFill("solid", fgColor="FFC7CE")  # Excel's own "light red fill"
 OVERDUE_FONT = Font(bold=True, color="9C0006")
+_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def build_workbook(ws: Workshop, t: Translator, now: datetime) -> bytes:
-    formats = Formats(t("excel.date_format"), t("excel.datetime_format"), ZoneInfo(ws.timezone))
     book = Workbook()
+    names = {kind: t(f"excel.style.{kind}") for kind in ("text", "date", "datetime", "number",
+                                                          "integer", "header")}
+    formats = add_styles(book, names, t("excel.date_format"), t("excel.datetime_format"),
+                         ZoneInfo(ws.timezone))
     _plan_sheet(book.active, ws, t, formats)
     _ambitions_sheet(book.create_sheet(), ws, t, formats)
     _followup_sheet(book.create_sheet(), ws, t, formats)
@@ -68,8 +74,9 @@ def build_workbook(ws: Workshop, t: Translator, now: datetime) -> bytes:
 
 
 def plan_filename(ws: Workshop, t: Translator) -> str:
-    """handlingsplan-boligselskabet-fjordly-2026-11-27.xlsx: safe on every file system."""
-    slug = "".join(ch if ch.isalnum() else "-" for ch in ws.title.casefold())
+    """handlingsplan-boligselskabet-fjordly-2026-11-27.xlsx: plain ASCII, safe everywhere."""
+    plain = unicodedata.normalize("NFKD", ws.title.casefold().translate(_DANISH))
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in plain)
     slug = "-".join(part for part in slug.split("-") if part)[:40].strip("-")
     return f"{t('excel.filename')}-{slug or ws.id}-{ws.date.isoformat()}.xlsx"
 
@@ -90,11 +97,14 @@ def _table(sheet: Worksheet, t: Translator, title: str, columns: Sequence[Column
            rows: Iterable[Sequence[Value]], formats: Formats) -> int:
     """A sheet that is one table: styled frozen header, filter, wrapped cells, print set-up."""
     sheet.title = title
-    header_row(sheet, 1, [t(f"excel.col.{c.key}") for c in columns], [c.width for c in columns])
+    widths = [c.width for c in columns]
+    header_row(sheet, 1, [t(f"excel.col.{c.key}") for c in columns], formats, widths)
+    fit_height(sheet, 1, widths)
     count = 0
     for count, values in enumerate(rows, start=1):
         for number, (column, value) in enumerate(zip(columns, values, strict=True), start=1):
             put(sheet.cell(row=count + 1, column=number), value, column.kind, formats)
+        fit_height(sheet, count + 1, widths)
     last = get_column_letter(len(columns))
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{last}{count + 1}"
@@ -200,10 +210,14 @@ def _reporter(ws: Workshop, t: Translator, who: str) -> str:
 
 
 def _workshop_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Formats) -> None:
+    """Facts, groups and the agenda, one block under the other; long text spans columns B–F."""
     sheet.title = t("excel.sheet.workshop")
     _print_setup(sheet, t, sheet.title, repeat_header=False)
+    widths = [c.width for c in AGENDA_COLUMNS]
+    for number, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(number)].width = width
     names = [ws.members[f].name if f in ws.members else f for f in ws.facilitators]
-    facts: list[tuple[str, Value, str]] = [
+    facts: list[tuple[str, Value, Kind]] = [
         (t("excel.organisation"), ws.title, "text"), (t("excel.date"), ws.date, "date"),
         (t("excel.facilitator"), t.join(names), "text"), (t("setup.mandate"), ws.mandate, "text"),
         (t("setup.language"), t(f"language.{ws.language}"), "text"),
@@ -211,15 +225,31 @@ def _workshop_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Form
     ]
     row = 1
     for label, value, kind in facts:
-        put_text(sheet.cell(row=row, column=1), label)
-        sheet.cell(row=row, column=1).font = Font(bold=True)
-        put(sheet.cell(row=row, column=2), value, kind, formats)  # type: ignore[arg-type]
+        _spanning(sheet, row, label, value, kind, formats, bold=True)
         row += 1
-    row = _groups_block(sheet, ws, t, row + 1, formats)
-    _agenda_block(sheet, ws, t, row + 1, formats)
-    for number, column in enumerate(AGENDA_COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = max(column.width, 18 if number > 1 else 30)
-    sheet.column_dimensions["B"].width = 60
+    row = _section(sheet, row + 1, t("excel.groups"))
+    header_row(sheet, row, [t("excel.col.group"), t("excel.col.members")], formats)
+    sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(AGENDA_COLUMNS))
+    for group in working_groups(ws):
+        row += 1
+        label = t("excel.group", code=group.code, name=t(f"area.{group.area}"))
+        _spanning(sheet, row, label, t.join([m.name for m in members_of(ws, group.code)]), "text", formats)
+    _agenda_block(sheet, ws, t, _section(sheet, row + 2, t("excel.agenda")), formats)
+
+
+def _spanning(sheet: Worksheet, row: int, label: str, value: Value, kind: Kind, formats: Formats,
+              bold: bool = False) -> None:
+    """A label in A and its value across B–F, as tall as the value needs."""
+    put(sheet.cell(row=row, column=1), label, "text", formats)
+    if bold:
+        sheet.cell(row=row, column=1).font = Font(bold=True)
+    put(sheet.cell(row=row, column=2), value, kind, formats)
+    if kind != "text":
+        sheet.cell(row=row, column=2).alignment = Alignment(horizontal="left", vertical="top")
+    last = len(AGENDA_COLUMNS)
+    sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last)
+    span = sum(c.width for c in AGENDA_COLUMNS[1:])
+    fit_height(sheet, row, [AGENDA_COLUMNS[0].width, span])
 
 
 def _section(sheet: Worksheet, row: int, title: str) -> int:
@@ -228,21 +258,10 @@ def _section(sheet: Worksheet, row: int, title: str) -> int:
     return row + 1
 
 
-def _groups_block(sheet: Worksheet, ws: Workshop, t: Translator, row: int, formats: Formats) -> int:
-    row = _section(sheet, row, t("excel.groups"))
-    header_row(sheet, row, [t("excel.col.group"), t("excel.col.members")])
-    for group in working_groups(ws):
-        row += 1
-        put(sheet.cell(row=row, column=1), t("excel.group", code=group.code,
-                                              name=t(f"area.{group.area}")), "text", formats)
-        put(sheet.cell(row=row, column=2), t.join([m.name for m in members_of(ws, group.code)]),
-            "text", formats)
-    return row + 1
-
-
-def _agenda_block(sheet: Worksheet, ws: Workshop, t: Translator, row: int, formats: Formats) -> int:
-    row = _section(sheet, row, t("excel.agenda"))
-    header_row(sheet, row, [t(f"excel.col.{c.key}") for c in AGENDA_COLUMNS])
+def _agenda_block(sheet: Worksheet, ws: Workshop, t: Translator, row: int, formats: Formats) -> None:
+    widths = [c.width for c in AGENDA_COLUMNS]
+    header_row(sheet, row, [t(f"excel.col.{c.key}") for c in AGENDA_COLUMNS], formats)
+    fit_height(sheet, row, widths)
     runs = {run.phase: run for run in ws.phase_log}
     planned = dict(agenda.schedule(ws.durations, ws.phase_log[0].started_at)) if ws.phase_log else {}
     for phase in agenda.planned(ws.durations):
@@ -255,4 +274,4 @@ def _agenda_block(sheet: Worksheet, ws: Workshop, t: Translator, row: int, forma
                                run.started_at if run else None, run.ended_at if run else None, actual]
         for number, (column, value) in enumerate(zip(AGENDA_COLUMNS, values, strict=True), start=1):
             put(sheet.cell(row=row, column=number), value, column.kind, formats)
-    return row + 1
+        fit_height(sheet, row, widths)
