@@ -127,6 +127,7 @@ def export(workshop: str = typer.Argument(..., help="The workshop's id (the bot 
     finally:
         store.close()
     path = out_file or Path(attachment.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(attachment.data)
     typer.echo(t("plan_file.saved", path=path.resolve()))
 

@@ -10,10 +10,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
 from io import BytesIO
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.domain import followup
@@ -96,6 +98,7 @@ class _RowRefused(Exception):
         self.problem = Problem(row, f"plan_import.{key}", params)
 
 
+@cache
 def _headers() -> dict[str, str]:
     """Header text (either language, any case) → column key."""
     names: dict[str, str] = {}
@@ -112,22 +115,36 @@ def _plan_sheet(data: bytes) -> tuple[Worksheet, dict[str, int]]:
     except Exception as error:  # openpyxl raises many kinds on a file that is not a workbook
         raise NotAPlan(Problem(0, "plan_import.not_xlsx")) from error
     known = _headers()
+    candidates = []
     for sheet in book.worksheets:
         header = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
         columns = {known[str(v).strip().casefold()]: i for i, v in enumerate(header)
                    if v is not None and str(v).strip().casefold() in known}
         if "goal_id" in columns:
-            if not any(key in columns for key in READ):
-                raise NotAPlan(Problem(0, "plan_import.nothing_to_read"))
-            return sheet, columns
-    raise NotAPlan(Problem(0, "plan_import.no_plan_sheet"))
+            candidates.append((len(columns), sheet, columns))
+    if not candidates:
+        raise NotAPlan(Problem(0, "plan_import.no_plan_sheet"))
+    # The plan sheet has the most of its own columns, wherever it was moved to (the
+    # follow-up history has a goal id, status and comment too).
+    _, sheet, columns = max(candidates, key=lambda c: c[0])
+    if not any(key in columns for key in READ):
+        raise NotAPlan(Problem(0, "plan_import.nothing_to_read"))
+    return sheet, columns
 
 
 def _rows(sheet: Worksheet, columns: Mapping[str, int]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, values in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
-        cells = {key: values[index] if index < len(values) else None for key, index in columns.items()}
+    for number, row in enumerate(sheet.iter_rows(min_row=2), start=2):
+        cells = {key: _value(row[index]) if index < len(row) else None for key, index in columns.items()}
         if any(_text(v) for v in cells.values()):
             yield number, cells
+
+
+def _value(cell: Cell) -> Any:
+    """What the person sees: "40 %" typed in Excel is stored as 0.4 in a percent format."""
+    if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool) \
+            and "%" in (cell.number_format or ""):
+        return round(cell.value * 100, 10)
+    return cell.value
 
 
 def _row(ws: Workshop, number: int, cells: Mapping[str, Any], first_row: dict[str, int],
@@ -152,6 +169,7 @@ def _row(ws: Workshop, number: int, cells: Mapping[str, Any], first_row: dict[st
                     updated_at=now)
 
 
+@cache
 def _statuses() -> dict[str, GoalStatus]:
     names = {status.value: status for status in GoalStatus}
     for language in LANGUAGES:
@@ -161,9 +179,9 @@ def _statuses() -> dict[str, GoalStatus]:
 
 
 def _status(number: int, cells: Mapping[str, Any], old: GoalStatus) -> GoalStatus:
-    if "status" not in cells:
+    value = _text(cells.get("status"))
+    if not value:  # a cleared cell says nothing new about the goal
         return old
-    value = _text(cells["status"])
     found = _statuses().get(value.casefold())
     if found is None:
         raise _RowRefused(number, "bad_status", value=value)

@@ -93,7 +93,7 @@ def _area(t: Translator, measure: Measure) -> str:
     return t("excel.area", area=measure.area, name=t(f"area.{measure.area}"))
 
 
-def _table(sheet: Worksheet, t: Translator, title: str, columns: Sequence[Column],
+def _table(sheet: Worksheet, ws: Workshop, t: Translator, title: str, columns: Sequence[Column],
            rows: Iterable[Sequence[Value]], formats: Formats) -> int:
     """A sheet that is one table: styled frozen header, filter, wrapped cells, print set-up."""
     sheet.title = title
@@ -108,11 +108,11 @@ def _table(sheet: Worksheet, t: Translator, title: str, columns: Sequence[Column
     last = get_column_letter(len(columns))
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{last}{count + 1}"
-    _print_setup(sheet, t, title, repeat_header=True)
+    _print_setup(sheet, t, ws, repeat_header=True)
     return count
 
 
-def _print_setup(sheet: Worksheet, t: Translator, title: str, repeat_header: bool) -> None:
+def _print_setup(sheet: Worksheet, t: Translator, ws: Workshop, repeat_header: bool) -> None:
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
@@ -120,7 +120,8 @@ def _print_setup(sheet: Worksheet, t: Translator, title: str, repeat_header: boo
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     if repeat_header:
         sheet.print_title_rows = "1:1"
-    sheet.oddHeader.left.text = title.replace("&", "&&")
+    heading = t("excel.print_heading", title=ws.title, sheet=sheet.title)
+    sheet.oddHeader.left.text = heading.replace("&", "&&")  # & starts a printing code
     sheet.oddFooter.right.text = t("excel.page")
 
 
@@ -140,7 +141,7 @@ def _levels(t: Translator) -> list[str]:
 
 def _plan_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Formats) -> None:
     goals = ordered_goals(ws)
-    count = _table(sheet, t, t("excel.sheet.plan"), PLAN_COLUMNS,
+    count = _table(sheet, ws, t, t("excel.sheet.plan"), PLAN_COLUMNS,
                    (_plan_row(ws, t, goal) for goal in goals), formats)
     statuses = [t(f"goal_status.{s}") for s in GoalStatus]
     _choices(sheet, letter(PLAN_COLUMNS, "status"), count, statuses, t)
@@ -170,7 +171,7 @@ def _plan_row(ws: Workshop, t: Translator, goal: SmartGoal) -> list[Value]:
 
 def _ambitions_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Formats) -> None:
     measures = sorted(ws.measures.values(), key=_measure_order)
-    count = _table(sheet, t, t("excel.sheet.ambitions"), AMBITION_COLUMNS,
+    count = _table(sheet, ws, t, t("excel.sheet.ambitions"), AMBITION_COLUMNS,
                    (_ambition_row(ws, t, m) for m in measures), formats)
     _choices(sheet, letter(AMBITION_COLUMNS, "level"), count, _levels(t), t)
     _choices(sheet, letter(AMBITION_COLUMNS, "agreed"), count, [t("common.answer.yes"), t("common.answer.no")], t)
@@ -199,7 +200,7 @@ def _followup_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Form
                      measure.name if measure else "", goal.text if goal else "",
                      t(f"goal_status.{entry.status}"), entry.progress, entry.comment,
                      _reporter(ws, t, entry.updated_by), entry.goal_id])
-    _table(sheet, t, t("excel.sheet.followup"), FOLLOWUP_COLUMNS, rows, formats)
+    _table(sheet, ws, t, t("excel.sheet.followup"), FOLLOWUP_COLUMNS, rows, formats)
 
 
 def _reporter(ws: Workshop, t: Translator, who: str) -> str:
@@ -212,7 +213,7 @@ def _reporter(ws: Workshop, t: Translator, who: str) -> str:
 def _workshop_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Formats) -> None:
     """Facts, groups and the agenda, one block under the other; long text spans columns B–F."""
     sheet.title = t("excel.sheet.workshop")
-    _print_setup(sheet, t, sheet.title, repeat_header=False)
+    _print_setup(sheet, t, ws, repeat_header=False)
     widths = [c.width for c in AGENDA_COLUMNS]
     for number, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(number)].width = width
