@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain.model import Phase
-from bot.effects import Cancel, PostPrivate, Schedule
+from bot.effects import Cancel, PostPrivate, Schedule, SendFile
 from bot.events import Action
 from tests.harness import FACILITATOR, GOAL, MEASURES, Room, actor, refusal_only
 
@@ -113,6 +113,8 @@ def test_the_whole_day_ends_with_the_plan_and_a_log_of_actual_times() -> None:
     assert room.ws.phase == Phase.FOLLOW_UP
     plan = next(t for t in room.posted_in("plenum") if "Handlingsplan – Boligselskabet Fjordly" in t)
     assert GOAL["text"] in plan and "Bestil energimærker" in plan
+    [workbook] = [e for e in room.last.effects if isinstance(e, SendFile)]  # and the Excel file
+    assert (workbook.conversation, workbook.workshop_id) == ("plenum", room.ws.id)
     phases = [run.phase for run in room.ws.phase_log]
     assert phases == [Phase.INTRO, Phase.AMBITIONS, Phase.AMBITIONS_PLENUM, Phase.BREAK,
                       Phase.SMART_GOALS, Phase.GOALS_PLENUM, Phase.WRAP_UP]
@@ -120,3 +122,14 @@ def test_the_whole_day_ends_with_the_plan_and_a_log_of_actual_times() -> None:
     assert any(isinstance(e, Cancel) for e in room.last.effects)  # no clock after the day
     assert "slut" in refusal_only(room.say(FACILITATOR, "plenum", "next"), FACILITATOR)
     assert len(room.ws.measures) == len(MEASURES)
+
+
+def test_the_facilitator_gets_the_plan_file_on_request_and_others_do_not() -> None:
+    room = Room()
+    room.to_smart_goals()
+    asked = room.say(FACILITATOR, "E", "handlingsplan")
+    assert [(e.conversation, e.workshop_id) for e in asked.effects if isinstance(e, SendFile)] == \
+        [("E", room.ws.id)]
+    refused = room.say("Anders", "E", "plan")
+    assert not any(isinstance(e, SendFile) for e in refused.effects)
+    assert "tovholderen" in refusal_only(refused, "Anders")
