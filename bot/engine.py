@@ -115,8 +115,8 @@ def _route(turn: Turn, event: Event) -> None:
             turn.require_workshop()
             _lookup(FORMS, event.form)(turn, event.args, event.values)
         case TimerFired():
-            if turn.has_workshop and event.timer == phases.timer_id(turn.ws.id):
-                phases.time_up(turn, event.args)
+            if turn.has_workshop and phases.is_phase_timer(turn.ws.id, event.timer):
+                phases.timer_fired(turn, event.args, event.late)
         case MemberJoined():
             if turn.has_workshop:
                 grouping.member_joined(turn)

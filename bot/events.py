@@ -56,6 +56,7 @@ class FormSubmitted(Event):
 class TimerFired(Event):
     timer: str
     args: Mapping[str, str] = field(default_factory=dict)
+    late: bool = False  # fired well after its time (the scheduler was down): say so
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,10 +64,10 @@ class MemberJoined(Event):
     pass
 
 
-def timer_fired(timer: str, args: Mapping[str, str]) -> TimerFired:
-    """The event a timer turns into; its id makes a second firing a duplicate."""
+def timer_fired(timer: str, args: Mapping[str, str], late: bool = False) -> TimerFired:
+    """The event a timer turns into; its id makes a second firing a duplicate (late or not)."""
     tail = ":".join(f"{k}={v}" for k, v in sorted(args.items()))
     return TimerFired(
         event_id=f"timer:{timer}:{tail}", org="", conversation="", actor=SYSTEM,
-        workshop_id=args.get("workshop", ""), timer=timer, args=dict(args),
+        workshop_id=args.get("workshop", ""), timer=timer, args=dict(args), late=late,
     )

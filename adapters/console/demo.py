@@ -181,12 +181,14 @@ class Demo:
         self.bad("fourth_goal")
         await chat.press("Jonas", "S", "add_goal", m="S-udsaettelser")
 
+        await chat.say(F, PLENUM, self.word("pause"))
+        await chat.say(F, PLENUM, self.word("resume"))
+        self.narrate("step.reminder")
+        await chat.advance(40)  # five minutes left: group G hears what it still lacks
         for name, measure in (("Maja", "G-kompetencer"), ("Ole", "G-indkoeb")):
             await self._goal(name, "G", measure, c.goals[measure][0])
             await chat.press("Thomas", "G", "support_goal")
-        await chat.say(F, PLENUM, self.word("pause"))
-        await chat.say(F, PLENUM, self.word("resume"))
-        await chat.advance(45)
+        await chat.advance(5)
         await chat.press(F, PLENUM, "next")
 
     async def present(self) -> None:

@@ -224,6 +224,7 @@ class Workshop(Record):
     timer_gen: int = 0
     phase_log: tuple[PhaseRun, ...] = ()
     split_approved: bool = False
+    auto_advance: bool = False  # when a phase's time is up, go on without asking the facilitator
     members: Mapping[str, Member] = field(default_factory=dict)
     groups: Mapping[str, Group] = field(default_factory=dict)
     conversations: Mapping[str, Conversation] = field(default_factory=dict)

@@ -9,16 +9,23 @@ from bot.domain import agenda
 from bot.domain.groups import conversation_of, members_of, plenum_of, working_groups
 from bot.domain.model import Phase, PhaseRun
 from bot.effects import PostPrivate
-from bot.flow import ambitions, goals, intro, plenum, views, wrapup
+from bot.flow import ambitions, goals, intro, nudges, plenum, views, wrapup
 from bot.flow.setup import refresh_setup
 from bot.flow.turn import Refusal, Turn
-from bot.ui import Buttons, Heading, Message, Text
+from bot.ui import Buttons, Heading, Note, Text
 
 MAX_EXTEND = 60
+# The phase's timers: reminders this many minutes before the end, and the end itself.
+MARKS = (("10", 10), ("5", 5), ("end", 0))
+TEN_MINUTE_REMINDER_FROM = 20  # a phase shorter than this gets no 10-minute reminder
 
 
-def timer_id(workshop_id: str) -> str:
-    return f"{workshop_id}:phase"
+def timer_id(workshop_id: str, mark: str = "end") -> str:
+    return f"{workshop_id}:phase:{mark}"
+
+
+def is_phase_timer(workshop_id: str, timer: str) -> bool:
+    return timer.startswith(f"{workshop_id}:phase")
 
 
 def group_conversations(turn: Turn) -> list[str]:
@@ -53,7 +60,16 @@ def advance(turn: Turn, args: Mapping[str, str] | Sequence[str] = ()) -> None:
         raise Refusal("refuse.workshop_over")
     problems = READINESS.get(phase, _nothing)(turn)
     if problems:
-        raise Refusal("refuse.not_ready", problems="\n".join(f"• {p}" for p in problems))
+        raise Refusal("refuse.not_ready", problems=_listed(problems))
+    _go_on(turn)
+
+
+def _listed(problems: list[str]) -> str:
+    return "\n".join(f"• {p}" for p in problems)
+
+
+def _go_on(turn: Turn) -> None:
+    phase = turn.ws.phase
     if agenda.in_groups(phase):
         for conversation in group_conversations(turn):
             turn.post(conversation, views.message(Text(turn.t("phase.back_to_plenum"))))
@@ -78,13 +94,25 @@ def enter(turn: Turn, phase: Phase) -> None:
 
 
 def _arm(turn: Turn) -> None:
-    """(Re)schedule the phase's end; a new generation makes every older timer stale."""
+    """(Re)schedule the phase's reminders and end. Each arming is a new generation, so a
+    timer of an earlier phase, extension or pause finds itself stale when it fires."""
     ws = turn.ws
-    if ws.phase_ends_at and not ws.paused_at:
-        turn.schedule(timer_id(ws.id), ws.phase_ends_at,
-                      {"workshop": ws.id, "seq": str(ws.phase_seq), "gen": str(ws.timer_gen)})
-    else:
-        turn.cancel(timer_id(ws.id))
+    for mark, before in MARKS:
+        at = ws.phase_ends_at - timedelta(minutes=before) if ws.phase_ends_at else None
+        if at is not None and not ws.paused_at and _wanted(turn, mark) and (at > turn.now or not before):
+            turn.schedule(timer_id(ws.id, mark), at, {"workshop": ws.id, "seq": str(ws.phase_seq),
+                                                       "gen": str(ws.timer_gen), "mark": mark})
+        else:
+            turn.cancel(timer_id(ws.id, mark))
+
+
+def _wanted(turn: Turn, mark: str) -> bool:
+    phase = turn.ws.phase
+    if mark == "end":
+        return True
+    if phase == Phase.BREAK:  # the break only ends
+        return False
+    return mark != "10" or turn.ws.durations.get(phase, 0) >= TEN_MINUTE_REMINDER_FROM
 
 
 def _require_clock(turn: Turn) -> datetime:
@@ -136,22 +164,41 @@ def _tell_everyone(turn: Turn, text: str) -> None:
         turn.post(conversation, views.message(Text(text)))
 
 
-def time_up(turn: Turn, args: Mapping[str, str]) -> None:
-    """The phase timer fired. A timer from an older phase, extension or pause does nothing."""
+def timer_fired(turn: Turn, args: Mapping[str, str], late: bool = False) -> None:
+    """A phase timer fired. One from an older phase, extension or pause does nothing, so a
+    timer that fires twice, or late after a restart, is harmless."""
     ws = turn.ws
     if (args.get("seq"), args.get("gen")) != (str(ws.phase_seq), str(ws.timer_gen)) or ws.paused_at:
         return
-    name = turn.t(f"phase.{ws.phase}.name")
-    if agenda.in_groups(ws.phase):
+    mark = args.get("mark", "end")
+    if mark == "end":
+        time_up(turn, late)
+    else:
+        nudges.remind(turn, mark, late)
+
+
+def time_up(turn: Turn, late: bool) -> None:
+    ws = turn.ws
+    if ws.phase == Phase.BREAK:
+        turn.post(plenum_of(ws), views.message(Text(turn.t("clock.break_over"))))
+    elif agenda.in_groups(ws.phase):
         for conversation in group_conversations(turn):
             turn.post(conversation, views.message(Text(turn.t("clock.time_up_group"))))
-    choice = Message((
+    problems = READINESS.get(ws.phase, _nothing)(turn)
+    if ws.auto_advance and not problems:
+        turn.post(plenum_of(ws), views.message(Text(turn.t("clock.auto_next"))))
+        _go_on(turn)
+        return
+    name = turn.t(f"phase.{ws.phase}.name")
+    choice = views.message(
         Heading(turn.t("clock.time_up", phase=name)),
+        Text(turn.t("clock.not_ready", problems=_listed(problems))) if problems else None,
         Text(turn.t("clock.time_up_choice")),
         Buttons((views.button(turn, turn.t("clock.next"), "next", "primary"),
                  views.button(turn, turn.t("clock.extend", minutes=5), "extend", minutes="5"),
                  views.button(turn, turn.t("clock.extend", minutes=10), "extend", minutes="10"))),
-    ), summary=turn.t("clock.time_up", phase=name))
+        Note(turn.t("nudge.late")) if late else None,
+        summary=turn.t("clock.time_up", phase=name))
     for facilitator in ws.facilitators:
         turn.effects.append(PostPrivate(plenum_of(ws), facilitator, choice))
 

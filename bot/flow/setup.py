@@ -69,6 +69,7 @@ def setup_card(turn: Turn) -> Message:
                       m.name) for m in measures)) if measures else None,
         Fields(groups),
         Note(t("setup.agenda", plan=plan)),
+        Note(t(f"setup.auto_advance_{AUTO[ws.auto_advance]}")),
         None if started else Note(t("setup.import_hint", word=t("command.measures"))),
         Note(t("setup.started")) if started else Buttons((
             views.button(turn, t("setup.edit_details"), "setup_details"),
@@ -190,11 +191,19 @@ def save_why(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -> 
 
 def open_agenda(turn: Turn, args: Mapping[str, str]) -> None:
     _require_setup(turn)
-    turn.open_form(_form(turn, "agenda", tuple(
-        FormField(phase.value, turn.t(f"phase.{phase}.name"), FieldKind.NUMBER, required=True,
+    t = turn.t
+    minutes = tuple(
+        FormField(phase.value, t(f"phase.{phase}.name"), FieldKind.NUMBER, required=True,
                   value=str(turn.ws.durations[phase]),
-                  hint=turn.t("setup.break_hint") if phase in agenda.OPTIONAL else "")
-        for phase in agenda.TIMED)))
+                  hint=t("setup.break_hint") if phase in agenda.OPTIONAL else "")
+        for phase in agenda.TIMED)
+    auto = FormField("auto_advance", t("setup.auto_advance"), FieldKind.CHOICE, required=True,
+                     value=AUTO[turn.ws.auto_advance], hint=t("setup.auto_advance_hint"),
+                     options=tuple((v, t(f"setup.auto_advance_{v}")) for v in AUTO.values()))
+    turn.open_form(_form(turn, "agenda", (*minutes, auto)))
+
+
+AUTO = {False: "ask", True: "auto"}
 
 
 def save_agenda(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -> None:
@@ -202,8 +211,9 @@ def save_agenda(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) 
     form = FormReader(turn.t, values)
     durations = {phase.value: form.integer(phase.value, 0 if phase in agenda.OPTIONAL else 1,
                                            agenda.MAX_MINUTES) for phase in agenda.TIMED}
+    auto = form.choice("auto_advance", list(AUTO.values())) if values.get("auto_advance") else "ask"
     form.done()
-    turn.change(durations=durations)
+    turn.change(durations=durations, auto_advance=auto == AUTO[True])
     refresh_setup(turn)
 
 

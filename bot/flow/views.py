@@ -122,8 +122,11 @@ def announcement(turn: Turn, where: str) -> Message:
     ends = turn.t("announce.ends", time=turn.clock(ws.phase_ends_at), minutes=minutes) \
         if ws.phase_ends_at else None
     todo = f"phase.{phase}.todo_{where}"
+    back = turn.t("phase.break.back_at", time=turn.clock(ws.phase_ends_at)) \
+        if phase == Phase.BREAK and ws.phase_ends_at else None
     return message(Heading(phase_title(turn, phase)),
                    Text(turn.t(todo if turn.t.has(todo) else f"phase.{phase}.todo")),
+                   Text(back) if back else None,
                    Note(ends) if ends else None)
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        String)
+                        LargeBinary, String)
 from sqlalchemy import Text as SqlText
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -103,6 +103,7 @@ class WorkshopRow(Base):
     timer_gen: Mapped[int] = mapped_column(Integer)
     phase_log: Mapped[tuple[PhaseRun, ...]] = mapped_column(PhaseLog)
     split_approved: Mapped[bool] = mapped_column(Boolean)
+    auto_advance: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer)
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -243,6 +244,15 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(SqlText, default="")
+
+
+class SchedulerJobRow(Base):
+    """APScheduler 3's SQLAlchemy job store, declared here so that Alembic owns the schema."""
+
+    __tablename__ = "apscheduler_jobs"
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True, nullable=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PostedMessageRow(Base):

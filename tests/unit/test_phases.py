@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain.model import Phase
-from bot.effects import Cancel, PostPrivate, Schedule, SendFile
+from bot.effects import Cancel, Post, PostPrivate, Schedule, SendFile
 from bot.events import Action
-from tests.harness import FACILITATOR, GOAL, MEASURES, Room, actor, refusal_only
+from tests.harness import FACILITATOR, GOAL, MEASURES, Room, actor, refusal_only, texts
 
 
 def schedules(room: Room) -> list[Schedule]:
@@ -20,15 +20,16 @@ def test_starting_announces_the_phase_with_its_local_end_time_and_arms_a_timer()
     room.press(FACILITATOR, "plenum", "start")
     announcement = next(t for t in room.posted_in("plenum") if "Fase 1 af 6" in t)
     assert "Slutter kl. 09:30 (30 min)." in announcement  # 08:00 UTC is 09:00 in Copenhagen
-    [timer] = schedules(room)
-    assert timer.at == room.now + timedelta(minutes=30)
+    marks = {e.args["mark"]: e.at - room.now for e in schedules(room)}
+    assert marks == {"10": timedelta(minutes=20), "5": timedelta(minutes=25), "end": timedelta(minutes=30)}
     assert "kl. 09:30 · ca. 25 min" in next(t for t in room.posted_in("plenum") if "Sådan forløber" in t)
 
 
 def test_when_time_is_up_the_groups_are_told_and_the_facilitator_chooses() -> None:
     room = Room()
     room.to_ambitions()
-    [outcome] = room.advance(25)
+    *reminders, outcome = room.advance(25)
+    assert len([o for o in reminders if o.effects]) == 2  # 10 and 5 minutes before; stale ones are silent
     assert "Tiden er gået" in room.posted_in("S")[-1]
     [choice] = [e for e in outcome.effects if isinstance(e, PostPrivate)]
     assert choice.user == "test:mette" and choice.conversation == "plenum"
@@ -43,13 +44,20 @@ def test_an_extension_makes_the_old_timer_harmless() -> None:
     room.to_ambitions()
     room.advance(20)
     room.say(FACILITATOR, "plenum", "forlæng 10")
-    stale, fresh = schedules(room)[-2:]
+    ends = [e for e in schedules(room) if e.args["mark"] == "end"]
+    stale, fresh = ends[-2:]
     assert fresh.at == stale.at + timedelta(minutes=10)
-    # The old ends of phases 1 and 2 pass: their timers fire, late or twice, and do nothing.
-    assert [o.effects for o in room.advance(14)] == [(), ()]
-    [fired] = room.advance(1)
-    told = {e.conversation for e in fired.effects}
-    assert told == {"E", "S", "G", "plenum"} and len(fired.effects) == 4
+    # The old timers of phases 1 and 2 pass: they fire, late or twice, and do nothing; the
+    # moved reminders (10 and 5 minutes before the new end) remind.
+    fired = room.advance(14)
+    stale_ones = [o for o in fired if o.effects == ()]
+    reminders = [o for o in fired if o.effects]
+    assert len(stale_ones) >= 2 and len(reminders) == 2
+    assert all("minutter tilbage" in texts(e.message) for o in reminders for e in o.effects
+               if isinstance(e, Post))
+    [end] = room.advance(1)
+    told = {e.conversation for e in end.effects}
+    assert told == {"E", "S", "G", "plenum"} and len(end.effects) == 4
 
 
 def test_extend_takes_a_sensible_number_of_minutes() -> None:
