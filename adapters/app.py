@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.config import Settings
+from adapters.worker import DispatchWorker
+from bot.clock import ScaledClock, SystemClock
+from bot.dispatch import Deliverer, DeliveryError, Dispatcher
+from bot.effects import Effect, conversation_of
 from bot.plan.files import PlanFiles
 from bot.ports import Clock
+from bot.scheduler import JobStoreTimers, TimerRunner, create_scheduler, restore
 from bot.service import Defaults, WorkshopService
 from bot.store.database import connect, sessions
 from bot.store.outbox import SqlOutbox
@@ -46,3 +54,50 @@ def build_service(store: Store, clock: Clock, settings: Settings) -> WorkshopSer
 
 def plan_files(store: Store, clock: Clock) -> PlanFiles:
     return PlanFiles(units(store), clock)
+
+
+class PlatformRouter:
+    """Hands each effect to the adapter of its conversation's platform (the id's prefix)."""
+
+    def __init__(self, adapters: Mapping[str, Deliverer]) -> None:
+        self.adapters = adapters
+
+    async def deliver(self, effect: Effect, ref: str | None) -> str | None:
+        platform = conversation_of(effect).partition(":")[0]
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            raise DeliveryError(f"no adapter is on for platform {platform!r}")
+        return await adapter.deliver(effect, ref)
+
+
+@dataclass
+class Runtime:
+    """What `serve` runs beside its HTTP endpoints: the service, the outbox dispatcher on its
+    own thread, and APScheduler (running in exactly one process, paused in the others)."""
+
+    clock: Clock
+    service: WorkshopService
+    worker: DispatchWorker
+    scheduler: BackgroundScheduler
+    restored: int
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        self.worker.stop()
+
+
+def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
+                  deliverer: Deliverer) -> Runtime:
+    clock: Clock = (ScaledClock(datetime.now(UTC), settings.bot_time_scale) if settings.bot_time_scale
+                    else SystemClock())
+    service = build_service(store, clock, settings)
+    scheduler = create_scheduler(store.engine)
+    timers = JobStoreTimers(scheduler, clock)  # type: ignore[arg-type]
+    worker = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock))
+    worker.start()
+    restored = 0
+    if run_scheduler:
+        TimerRunner(service.handle, clock, worker.wake).install()  # type: ignore[arg-type]
+        restored = restore(units(store), timers)
+        scheduler.resume()
+    return Runtime(clock, service, worker, scheduler, restored)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from aiohttp import web
 from rich.console import Console
 
-from adapters.app import open_store, plan_files, units
+from adapters.app import PlatformRouter, open_store, plan_files, start_runtime, units
 from adapters.config import Settings
 from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
@@ -97,17 +97,29 @@ def console(lang: Lang = typer.Option(None, help="Default language for new works
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-          port: int = typer.Option(3978, help="Port to listen on.")) -> None:
+          port: int = typer.Option(3978, help="Port to listen on."),
+          scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
+                                         help="Run the phase timers here. Exactly one process "
+                                              "should; the others only schedule them.")) -> None:
     """Run the web server: /healthz, /readyz and the endpoints of the adapters that are on."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     log = logging.getLogger("ambition-bot")
     settings = _settings()
     store = open_store(settings.database_url)
     for line in adapter_status(settings):
         log.info(line)
+    runtime = start_runtime(store, settings, scheduler, PlatformRouter({}))
+    log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
+             else "scheduled here, run by the process started with --scheduler")
+    if settings.bot_time_scale:
+        log.info("time runs %sx as fast as real time (BOT_TIME_SCALE)", settings.bot_time_scale)
     log.info("listening on http://%s:%s (/healthz, /readyz)", host, port)
-    web.run_app(build_app(store, settings), host=host, port=port, print=None)
-    store.close()
+    try:
+        web.run_app(build_app(store, settings), host=host, port=port, print=None)
+    finally:
+        runtime.stop()
+        store.close()
 
 
 @app.command()

@@ -23,6 +23,16 @@ class Settings(BaseSettings):
     bot_language: Literal["da", "en"] = "da"
     bot_timezone: str = "Europe/Copenhagen"
     public_base_url: str = ""
+    # Workshop minutes per real minute, for demos and tests (60: a real second is a minute).
+    # Unset: real time for `serve`; `demo` and `console` move time only when told to.
+    bot_time_scale: float | None = None
+
+    @field_validator("bot_time_scale")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 100_000:
+            raise ValueError("must be a number above 0 (e.g. 60: a real second is a workshop minute)")
+        return value
 
     @field_validator("bot_timezone")
     @classmethod

@@ -222,6 +222,7 @@ class Workshop(Record):
     phase_ends_at: datetime | None = None
     paused_at: datetime | None = None
     timer_gen: int = 0
+    armed_at: datetime | None = None  # when the phase clock was last set (start, extend, pause)
     phase_log: tuple[PhaseRun, ...] = ()
     split_approved: bool = False
     auto_advance: bool = False  # when a phase's time is up, go on without asking the facilitator

@@ -25,12 +25,12 @@ def remind(turn: Turn, mark: str, late: bool) -> None:
     """Minutes left, in every conversation at work. Five minutes before the end each group also
     hears what it still lacks (or that it is done), and the facilitator how many are done."""
     left = minutes_left(turn)
-    if left <= 0:  # a reminder that comes after the end says nothing the end does not
+    if left <= 0 or (mark == "10" and left <= 5):  # late: the end or the 5-minute one says it
         return
     ws = turn.ws
     late_note = Note(turn.t("nudge.late")) if late else None
     ends = turn.clock(ws.phase_ends_at) if ws.phase_ends_at else ""
-    time_left = Text(turn.t("nudge.left", minutes=left, time=ends))
+    time_left = Text(turn.t("nudge.left_one" if left == 1 else "nudge.left", minutes=left, time=ends))
     turn.post(plenum_of(ws), views.message(time_left, late_note))
     if not agenda.in_groups(ws.phase):
         return

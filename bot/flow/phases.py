@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.domain import agenda
 from bot.domain.groups import conversation_of, members_of, plenum_of, working_groups
-from bot.domain.model import Phase, PhaseRun
+from bot.domain.model import Phase, PhaseRun, Workshop
 from bot.effects import PostPrivate
 from bot.flow import ambitions, goals, intro, nudges, plenum, views, wrapup
 from bot.flow.setup import refresh_setup
@@ -82,7 +82,7 @@ def enter(turn: Turn, phase: Phase) -> None:
     minutes = ws.durations.get(phase, 0) if phase in agenda.TIMED else 0
     ends = now + timedelta(minutes=minutes) if minutes else None
     turn.change(phase=phase, phase_seq=ws.phase_seq + 1, phase_started_at=now, phase_ends_at=ends,
-                paused_at=None, timer_gen=ws.timer_gen + 1,
+                paused_at=None, timer_gen=ws.timer_gen + 1, armed_at=now,
                 phase_log=log + ((PhaseRun(phase, now),) if phase != Phase.FOLLOW_UP else ()))
     _arm(turn)
     plenum = plenum_of(turn.ws)
@@ -97,22 +97,36 @@ def _arm(turn: Turn) -> None:
     """(Re)schedule the phase's reminders and end. Each arming is a new generation, so a
     timer of an earlier phase, extension or pause finds itself stale when it fires."""
     ws = turn.ws
-    for mark, before in MARKS:
-        at = ws.phase_ends_at - timedelta(minutes=before) if ws.phase_ends_at else None
-        if at is not None and not ws.paused_at and _wanted(turn, mark) and (at > turn.now or not before):
-            turn.schedule(timer_id(ws.id, mark), at, {"workshop": ws.id, "seq": str(ws.phase_seq),
-                                                       "gen": str(ws.timer_gen), "mark": mark})
+    pending = {timer: (at, args) for timer, at, args in phase_timers(ws)}
+    for mark, _ in MARKS:
+        timer = timer_id(ws.id, mark)
+        if timer in pending:
+            turn.schedule(timer, *pending[timer])
         else:
-            turn.cancel(timer_id(ws.id, mark))
+            turn.cancel(timer)
 
 
-def _wanted(turn: Turn, mark: str) -> bool:
-    phase = turn.ws.phase
+def phase_timers(ws: Workshop) -> list[tuple[str, datetime, dict[str, str]]]:
+    """The timers the phase's clock was armed with: (timer id, when, args). A reminder whose
+    moment had passed when the clock was set (an extension in the last minutes) has none.
+    It depends on the workshop row alone, so a restarted scheduler can tell what is owed."""
+    if not ws.phase_ends_at or ws.paused_at or ws.armed_at is None:
+        return []
+    found = []
+    for mark, before in MARKS:
+        at = ws.phase_ends_at - timedelta(minutes=before)
+        if _wanted(ws, mark) and (at > ws.armed_at or not before):
+            found.append((timer_id(ws.id, mark), at, {"workshop": ws.id, "seq": str(ws.phase_seq),
+                                                      "gen": str(ws.timer_gen), "mark": mark}))
+    return found
+
+
+def _wanted(ws: Workshop, mark: str) -> bool:
     if mark == "end":
         return True
-    if phase == Phase.BREAK:  # the break only ends
+    if ws.phase == Phase.BREAK:  # the break only ends
         return False
-    return mark != "10" or turn.ws.durations.get(phase, 0) >= TEN_MINUTE_REMINDER_FROM
+    return mark != "10" or ws.durations.get(ws.phase, 0) >= TEN_MINUTE_REMINDER_FROM
 
 
 def _require_clock(turn: Turn) -> datetime:
@@ -132,8 +146,9 @@ def extend(turn: Turn, args: Mapping[str, str] | Sequence[str]) -> None:
     ends = _require_clock(turn)
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXTEND:
         raise Refusal("refuse.extend_usage", max=MAX_EXTEND)
-    ends += timedelta(minutes=int(raw))
-    turn.change(phase_ends_at=ends, timer_gen=turn.ws.timer_gen + 1)
+    # More time after time is up is more time from now, not from the end that has passed.
+    ends = max(ends, turn.ws.paused_at or turn.now) + timedelta(minutes=int(raw))
+    turn.change(phase_ends_at=ends, timer_gen=turn.ws.timer_gen + 1, armed_at=turn.now)
     _arm(turn)
     _tell_everyone(turn, turn.t("clock.extended", minutes=raw, time=turn.clock(ends)))
 
@@ -143,7 +158,7 @@ def pause(turn: Turn, args: Sequence[str] = ()) -> None:
     _require_clock(turn)
     if turn.ws.paused_at:
         raise Refusal("refuse.already_paused")
-    turn.change(paused_at=turn.now, timer_gen=turn.ws.timer_gen + 1)
+    turn.change(paused_at=turn.now, timer_gen=turn.ws.timer_gen + 1, armed_at=turn.now)
     _arm(turn)
     _tell_everyone(turn, turn.t("clock.paused"))
 
@@ -153,8 +168,10 @@ def resume(turn: Turn, args: Sequence[str] = ()) -> None:
     paused_at = turn.ws.paused_at
     if not paused_at:
         raise Refusal("refuse.not_paused")
-    ends = _require_clock(turn) + (turn.now - paused_at)
-    turn.change(phase_ends_at=ends, paused_at=None, timer_gen=turn.ws.timer_gen + 1)
+    left = max(_require_clock(turn) - paused_at, timedelta(0))  # what was left when paused
+    ends = turn.now + left
+    turn.change(phase_ends_at=ends, paused_at=None, timer_gen=turn.ws.timer_gen + 1,
+                armed_at=turn.now)
     _arm(turn)
     _tell_everyone(turn, turn.t("clock.resumed", time=turn.clock(ends)))
 

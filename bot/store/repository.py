@@ -87,6 +87,12 @@ class SqlWorkshops:
         found = next((r.id for r in rows if user in r.facilitators), None)
         return self.get(found) if found else None
 
+    def with_clock(self) -> list[Workshop]:
+        """Workshops whose phase clock runs, without their records (the clock is on the row)."""
+        rows = self.session.scalars(select(WorkshopRow).where(
+            WorkshopRow.phase_ends_at.is_not(None), WorkshopRow.paused_at.is_(None)))
+        return [Workshop(**{n: getattr(r, n) for n in ROOT_FIELDS}) for r in rows]
+
     def save(self, old: Workshop | None, new: Workshop, actor: str, now: datetime) -> None:
         try:
             if old is None or old.id != new.id:

@@ -101,6 +101,7 @@ class WorkshopRow(Base):
     phase_ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     timer_gen: Mapped[int] = mapped_column(Integer)
+    armed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     phase_log: Mapped[tuple[PhaseRun, ...]] = mapped_column(PhaseLog)
     split_approved: Mapped[bool] = mapped_column(Boolean)
     auto_advance: Mapped[bool] = mapped_column(Boolean, default=False)

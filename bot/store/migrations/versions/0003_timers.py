@@ -1,4 +1,5 @@
-"""Phase timers: APScheduler's job store, and phases that may advance by themselves.
+"""Phase timers: APScheduler's job store, when each clock was set, and phases that may
+advance by themselves.
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table('workshops', schema=None) as batch_op:
         batch_op.add_column(sa.Column('auto_advance', sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
+        batch_op.add_column(sa.Column('armed_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('workshops', schema=None) as batch_op:
         batch_op.alter_column('auto_advance', server_default=None)
 
@@ -37,4 +39,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('apscheduler_jobs')
     with op.batch_alter_table('workshops', schema=None) as batch_op:
+        batch_op.drop_column('armed_at')
         batch_op.drop_column('auto_advance')
