@@ -19,6 +19,7 @@ from bot.effects import Effect, conversation_of
 from bot.plan.files import PlanFiles
 from bot.ports import Clock
 from bot.scheduler import JobStoreTimers, TimerRunner, create_scheduler, restore
+from bot.scheduler import stop as stop_scheduler
 from bot.service import Defaults, WorkshopService
 from bot.store.database import connect, sessions
 from bot.store.outbox import SqlOutbox
@@ -82,7 +83,7 @@ class Runtime:
     restored: int
 
     def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        stop_scheduler(self.scheduler)
         self.worker.stop()
 
 

@@ -18,6 +18,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_PAUSED
 from sqlalchemy.engine import Engine
 
 from bot.effects import Cancel, Schedule
@@ -112,11 +113,18 @@ class TimerRunner:
 def restore(units: Callable[[], UnitOfWork], timers: JobStoreTimers) -> int:
     """Re-create every timer a running phase is owed whose event was never handled (a crash
     while it fired takes it out of the job store). Returns how many it scheduled."""
-    restored = 0
     with units() as uow:
-        for ws in uow.workshops.with_clock():
-            for timer, at, args in phase_timers(ws):
-                if not uow.seen(timer_fired(timer, args).event_id):
-                    timers.schedule(Schedule(timer, at, args))
-                    restored += 1
-    return restored
+        owed = [Schedule(timer, at, args) for ws in uow.workshops.with_clock()
+                for timer, at, args in phase_timers(ws)
+                if not uow.seen(timer_fired(timer, args).event_id)]
+    for effect in owed:  # after the transaction: the job store writes on its own connection
+        timers.schedule(effect)
+    return len(owed)
+
+
+def stop(scheduler: BackgroundScheduler) -> None:
+    """Shut the scheduler down. One that never ran lets go of the shared job store first:
+    APScheduler 3 would otherwise run (and drop) the jobs that are due as it shuts down."""
+    if scheduler.state == STATE_PAUSED:
+        scheduler.remove_jobstore("default")
+    scheduler.shutdown(wait=False)
