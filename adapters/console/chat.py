@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from adapters.config import Settings
 from adapters.console.deliver import ConsoleDeliverer, OpenedForm
 from adapters.console.files import PlanSaver
 from adapters.console.timers import ConsoleTimers
-from bot.clock import ManualClock
+from bot.clock import ManualClock, ScaledClock
 from bot.dispatch import Dispatcher
 from bot.events import (Action, Actor, Command, Event, FormSubmitted, MemberJoined, SharedFile,
                         timer_fired)
@@ -26,6 +27,7 @@ from bot.ports import Outbox
 from bot.service import Result, WorkshopService
 
 SHOWN_VALUE = 80
+TICK_SECONDS = 0.25
 
 
 def console_chat(settings: Settings, store: Store, out: Console, org: str,
@@ -35,14 +37,16 @@ def console_chat(settings: Settings, store: Store, out: Console, org: str,
     Plan files go to `plan_out`, or under their own name into the working directory.
     """
     zone = ZoneInfo(settings.bot_timezone)
-    clock = ManualClock(datetime.combine(datetime.now(zone).date(), time(9), zone))
+    nine = datetime.combine(datetime.now(zone).date(), time(9), zone)
+    clock = ScaledClock(nine, settings.bot_time_scale) if settings.bot_time_scale else ManualClock(nine)
     saver = PlanSaver(plan_files(store, clock), Path.cwd(), plan_out)
     return ConsoleChat(build_service(store, clock, settings), store.outbox, clock, out,
                        settings.bot_language, org, saver)
 
 
 class ConsoleChat:
-    def __init__(self, service: WorkshopService, outbox: Outbox, clock: ManualClock, out: Console,
+    def __init__(self, service: WorkshopService, outbox: Outbox, clock: ManualClock | ScaledClock,
+                 out: Console,
                  language: str, org: str, saver: PlanSaver) -> None:
         self.service = service
         self.clock = clock
@@ -54,6 +58,12 @@ class ConsoleChat:
         self.deliverer = ConsoleDeliverer(out, self.t, lambda user: self.names.get(user, user), saver)
         self.dispatcher = Dispatcher(outbox, self.deliverer, self.timers, clock)
         self.last_event: Event | None = None
+        self._turns = asyncio.Lock()  # typed commands and the running clock take turns
+
+    @property
+    def flowing(self) -> bool:
+        """Whether time passes by itself (BOT_TIME_SCALE), or only when moved on."""
+        return isinstance(self.clock, ScaledClock)
 
     def person(self, name: str) -> Actor:
         actor = Actor("console:" + re.sub(r"\W+", "-", name.casefold()).strip("-"), name)
@@ -64,10 +74,11 @@ class ConsoleChat:
         self.out.print(RichText(text, style="yellow"))
 
     async def send(self, event: Event) -> Result:
-        self.last_event = event
-        result = self.service.handle(event)
-        await self.dispatcher.drain()
-        return result
+        async with self._turns:
+            self.last_event = event
+            result = self.service.handle(event)
+            await self.dispatcher.drain()
+            return result
 
     def _base(self, name: str, conversation: str) -> dict[str, object]:
         return {"event_id": uuid.uuid4().hex, "org": self.org, "conversation": conversation,
@@ -147,6 +158,7 @@ class ConsoleChat:
         return await self.send(self.last_event)
 
     async def advance(self, minutes: int) -> None:
+        """Jump ahead: every timer due in the meantime fires, in order, at its own time."""
         target = self.clock.now() + timedelta(minutes=minutes)
         self._echo(self.t("console.time_passes", minutes=minutes))
         while (due := self.timers.next_due(target)) is not None:
@@ -154,3 +166,35 @@ class ConsoleChat:
             self.clock.set(at)
             await self.send(timer_fired(timer, args))
         self.clock.set(target)
+
+    async def wait(self, minutes: int) -> None:
+        """Let `minutes` pass: in compressed real time when time flows, else at once."""
+        if not isinstance(self.clock, ScaledClock):
+            await self.advance(minutes)
+            return
+        target = self.clock.now() + timedelta(minutes=minutes)
+        seconds = self.clock.real_seconds(target - self.clock.now())
+        self._echo(self.t("console.time_flows", minutes=minutes, seconds=round(seconds)))
+        while self.clock.now() < target:
+            await self._until_next(target)
+        await self.tick()
+
+    async def tick(self) -> None:
+        """Fire every timer that is due by now."""
+        while (due := self.timers.next_due(self.clock.now())) is not None:
+            timer, _, args = due
+            await self.send(timer_fired(timer, args))
+
+    async def _until_next(self, limit: datetime) -> None:
+        """Sleep until the next timer (or `limit`), then fire what is due: a reminder comes at
+        its own moment, however fast time runs."""
+        assert isinstance(self.clock, ScaledClock)
+        now = self.clock.now()
+        upcoming = min((at for at in self.timers.moments() if at > now), default=limit)
+        await asyncio.sleep(min(TICK_SECONDS, self.clock.real_seconds(min(upcoming, limit) - now)))
+        await self.tick()
+
+    async def run_clock(self) -> None:
+        """While time flows, fire timers as they fall due (run as a background task)."""
+        while isinstance(self.clock, ScaledClock):
+            await self._until_next(self.clock.now() + timedelta(days=1))

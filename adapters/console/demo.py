@@ -79,7 +79,7 @@ class Demo:
         await chat.say(F, PLENUM, f"{self.word('split')} E")
         await chat.say(F, "E2", f"{self.word('group')} E2")
         await chat.press(F, PLENUM, "approve_split")
-        await chat.advance(30)
+        await chat.wait(30)
         await chat.press(F, PLENUM, "next")
 
     async def _dots(self, conversation: str, measure: str, members: list[str]) -> None:
@@ -122,9 +122,9 @@ class Demo:
         await chat.say(F, PLENUM, self.word("status"))
         self.bad("non_facilitator_next")
         await chat.say("Karen", "S", self.word("next"))
-        await chat.advance(25)
+        await chat.wait(25)
         await chat.press(F, PLENUM, "extend", minutes="5")
-        await chat.advance(5)
+        await chat.wait(5)
         await chat.say(F, PLENUM, self.word("next"))
 
     async def _sentence(self, name: str, conversation: str, measure: str, level: str = "") -> None:
@@ -150,7 +150,7 @@ class Demo:
         await chat.press(F, PLENUM, "agree", m="G-indkoeb")
         await chat.say(F, PLENUM, self.word("next"))
         self.narrate("step.break")
-        await chat.advance(10)
+        await chat.wait(10)
         await chat.say(F, PLENUM, self.word("next"))
 
     async def _goal(self, name: str, conversation: str, measure: str, goal: dict[str, str]) -> None:
@@ -184,11 +184,11 @@ class Demo:
         await chat.say(F, PLENUM, self.word("pause"))
         await chat.say(F, PLENUM, self.word("resume"))
         self.narrate("step.reminder")
-        await chat.advance(40)  # five minutes left: group G hears what it still lacks
+        await chat.wait(40)  # five minutes left: group G hears what it still lacks
         for name, measure in (("Maja", "G-kompetencer"), ("Ole", "G-indkoeb")):
             await self._goal(name, "G", measure, c.goals[measure][0])
             await chat.press("Thomas", "G", "support_goal")
-        await chat.advance(5)
+        await chat.wait(5)
         await chat.press(F, PLENUM, "next")
 
     async def present(self) -> None:
@@ -196,7 +196,7 @@ class Demo:
         self.narrate("step.present")
         await chat.press(F, PLENUM, "edit_goal")  # the newest card: G-indkoeb, goal 1
         await chat.fill(F, {"target": self.c.adjusted_target})
-        await chat.advance(30)
+        await chat.wait(30)
         await chat.say(F, PLENUM, self.word("next"))
 
     async def wrap_up(self) -> None:

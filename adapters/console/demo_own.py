@@ -57,7 +57,7 @@ class OwnMeasuresDemo(Demo):
             await chat.press(name, PLENUM, "interest", area=area or "none")
         await chat.press(F, PLENUM, "propose_split")
         await chat.press(F, PLENUM, "approve_split")
-        await chat.advance(30)
+        await chat.wait(30)
         await chat.press(F, PLENUM, "next")
 
     def measures_in(self, group: str, action: str) -> list[str]:
@@ -76,13 +76,13 @@ class OwnMeasuresDemo(Demo):
                     await chat.press(name, group, "vote", m=measure, level=level)
                 await chat.press(people[0], group, "edit_ambition", m=measure)
                 await chat.fill(people[0], {"sentence": self.own.sentence.format(name=self.label(measure))})
-        await chat.advance(25)
+        await chat.wait(25)
         await chat.say(F, PLENUM, self.word("next"))
         self.narrate("step.plenum")
         for measure in self.measures_in(PLENUM, "agree"):
             await chat.press(F, PLENUM, "agree", m=measure)
         await chat.say(F, PLENUM, self.word("next"))
-        await chat.advance(10)
+        await chat.wait(10)
         await chat.say(F, PLENUM, self.word("next"))
 
     def label(self, measure: str) -> str:
@@ -101,10 +101,10 @@ class OwnMeasuresDemo(Demo):
                         for k, v in self.own.goal.items()}
                 await chat.press(people[1], group, "add_goal", m=measure)
                 await chat.fill(people[1], as_values(goal, self.year))
-        await chat.advance(45)
+        await chat.wait(45)
         await chat.press(F, PLENUM, "next")
         self.narrate("step.present")
-        await chat.advance(30)
+        await chat.wait(30)
         await chat.say(F, PLENUM, self.word("next"))
 
     async def own_wrap_up(self) -> None:

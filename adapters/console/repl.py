@@ -33,6 +33,14 @@ class Repl:
 
     async def run(self) -> None:
         self._say(self.t("console.intro"), "green")
+        clock = asyncio.create_task(self.chat.run_clock()) if self.chat.flowing else None
+        try:
+            await self._loop()
+        finally:
+            if clock is not None:
+                clock.cancel()
+
+    async def _loop(self) -> None:
         while True:
             prompt = self.t("console.prompt", name=self.name, conversation=self.conversation)
             try:

@@ -18,6 +18,9 @@ class ConsoleTimers:
     def cancel(self, effect: Cancel) -> None:
         self._pending.pop(effect.timer, None)
 
+    def moments(self) -> list[datetime]:
+        return [at for at, _ in self._pending.values()]
+
     def next_due(self, until: datetime) -> tuple[str, datetime, Mapping[str, str]] | None:
         """The earliest timer due by `until`, taken off the list."""
         due = [(at, timer) for timer, (at, _) in self._pending.items() if at <= until]
