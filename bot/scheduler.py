@@ -10,6 +10,7 @@ late is harmless; `restore` re-creates what a crash took out of the store while 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(seconds=30)  # fired this much after its time: the message says it is late
 POLL_SECONDS = 1.0  # how soon the scheduler notices a job another process added
+BATCH_SECONDS = 0.05  # jobs due within this of each other run in one pass
 
 
 class RealTime(Protocol):
@@ -52,12 +54,64 @@ def _poll() -> None:
     only wakes for jobs it added itself)."""
 
 
+class _BatchedJobStore(SQLAlchemyJobStore):
+    """APScheduler's SQL job store, except that the jobs one pass of the scheduler ran are
+    deleted in one statement at the end of the pass, not in a transaction each: 10 000 overdue
+    jobs after a restart take seconds instead of tens of seconds. A crash before the delete
+    runs them again on the next start, which the engine's event ids make harmless."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine=engine, tablename="apscheduler_jobs")
+        self._pass = threading.local()
+        self._ran: list[str] = []
+
+    def begin_pass(self) -> None:
+        self._pass.on = True
+
+    def end_pass(self) -> None:
+        self._pass.on = False
+        self._delete_ran()
+
+    def remove_job(self, job_id: str) -> None:
+        if getattr(self._pass, "on", False):
+            self._ran.append(job_id)
+        else:
+            super().remove_job(job_id)
+
+    def get_next_run_time(self) -> datetime | None:
+        self._delete_ran()  # the pass ends with this question: the ones that ran are gone
+        return super().get_next_run_time()
+
+    def _delete_ran(self) -> None:
+        ran, self._ran = self._ran, []
+        with self.engine.begin() as connection:
+            for start in range(0, len(ran), 500):
+                connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(ran[start:start + 500])))
+
+
+class _Scheduler(BackgroundScheduler):
+    """Looks at the job store at most every BATCH_SECONDS, so that jobs falling due close
+    together run in one pass (one query for them all) instead of one pass each."""
+
+    def __init__(self, store: _BatchedJobStore, **options: object) -> None:
+        super().__init__(**options)
+        self._store = store
+
+    def _process_jobs(self) -> float | None:
+        self._store.begin_pass()
+        try:
+            wait = super()._process_jobs()
+        finally:
+            self._store.end_pass()
+        return None if wait is None else max(wait, BATCH_SECONDS)
+
+
 def create_scheduler(engine: Engine) -> BackgroundScheduler:
     """The scheduler on the database's job store, started paused: it can add jobs at once, and
     runs them only after `resume()` (call that once the timer handler is installed)."""
-    scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"),
-                   "local": MemoryJobStore()},
+    store = _BatchedJobStore(engine)
+    scheduler = _Scheduler(
+        store, jobstores={"default": store, "local": MemoryJobStore()},
         job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         timezone=UTC)
     scheduler.start(paused=True)
