@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.codec import loads
@@ -13,10 +14,17 @@ from bot.effects import Post
 from bot.ports import Pending
 from bot.store.tables import OutboxRow, PostedMessageRow
 
+LEASE = timedelta(minutes=2)  # longer than any one delivery with its retries takes
+
 
 class SqlOutbox:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    """Several processes may dispatch: `due` takes (claims) what it hands out for LEASE, so no
+    item is handed to two of them, and a conversation's items go to one at a time, in order.
+    A claim left by a process that died runs out, and another process takes the item over."""
+
+    def __init__(self, session_factory: sessionmaker[Session], owner: str | None = None) -> None:
         self._sessions = session_factory
+        self.owner = owner or uuid.uuid4().hex
 
     def pending(self, limit: int) -> Sequence[Pending]:
         with self._sessions() as session:
@@ -26,20 +34,29 @@ class SqlOutbox:
             return [_pending(r) for r in rows]
 
     def due(self, now: datetime, limit: int) -> Sequence[Pending]:
-        waiting = select(OutboxRow.lane).where(
-            OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None),
-            OutboxRow.next_attempt_at > now)
-        with self._sessions() as session:
-            rows = session.scalars(
-                select(OutboxRow).where(OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None),
-                                        OutboxRow.lane.not_in(waiting))
-                .order_by(OutboxRow.id).limit(limit))
-            return [_pending(r) for r in rows]
+        open_ = (OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None))
+        taken = and_(OutboxRow.claimed_until > now, OutboxRow.claimed_by != self.owner)
+        free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now,
+                   OutboxRow.claimed_by == self.owner)  # not `not_(taken)`: NULL is not false
+        waiting = select(OutboxRow.lane).where(*open_, or_(OutboxRow.next_attempt_at > now, taken))
+        with self._sessions.begin() as session:
+            wanted = list(session.scalars(
+                select(OutboxRow.id).where(*open_, OutboxRow.lane.not_in(waiting))
+                .order_by(OutboxRow.id).limit(limit)))
+            if not wanted:
+                return []
+            claimed = set(session.scalars(
+                update(OutboxRow).where(OutboxRow.id.in_(wanted), free)
+                .values(claimed_by=self.owner, claimed_until=now + LEASE)
+                .returning(OutboxRow.id).execution_options(synchronize_session=False)))
+            rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(claimed))
+                                   .order_by(OutboxRow.id)).all()
+            return _in_lane_order(session, rows, self.owner, now)
 
     def delivered(self, item: Pending, ref: str | None, now: datetime) -> None:
         with self._sessions.begin() as session:
             session.execute(update(OutboxRow).where(OutboxRow.id == item.id)
-                            .values(delivered_at=now, attempts=item.attempts + 1))
+                            .values(delivered_at=now, attempts=item.attempts + 1, claimed_until=None))
             effect = item.effect
             if isinstance(effect, Post) and effect.key and ref is not None:
                 session.merge(PostedMessageRow(workshop_id=item.workshop_id, key=effect.key,
@@ -50,7 +67,8 @@ class SqlOutbox:
         with self._sessions.begin() as session:
             session.execute(update(OutboxRow).where(OutboxRow.id == item.id).values(
                 attempts=item.attempts + 1, last_error=error[:2000],
-                next_attempt_at=retry_at or now, failed_at=None if retry_at else now))
+                next_attempt_at=retry_at or now, failed_at=None if retry_at else now,
+                claimed_until=None))
 
     def ref(self, workshop_id: str, key: str) -> str | None:
         with self._sessions() as session:
@@ -61,6 +79,27 @@ class SqlOutbox:
         with self._sessions() as session:
             return session.scalar(select(func.count()).select_from(OutboxRow).where(
                 OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None))) or 0
+
+
+def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str,
+                   now: datetime) -> list[Pending]:
+    """Keep a lane only if nothing older in it is still open in someone else's hands (a race
+    between two processes on PostgreSQL can leave one with the tail of a lane)."""
+    firsts: dict[str, int] = {}
+    for row in rows:
+        firsts.setdefault(row.lane, row.id)
+    if not firsts:
+        return []
+    behind = set(session.scalars(select(OutboxRow.lane).where(
+        OutboxRow.lane.in_(firsts), OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None),
+        OutboxRow.id < case(*((OutboxRow.lane == lane, first) for lane, first in firsts.items())),
+        or_(OutboxRow.claimed_by != owner, OutboxRow.claimed_until.is_(None),
+            OutboxRow.claimed_until <= now))))
+    if behind:
+        session.execute(update(OutboxRow).where(OutboxRow.lane.in_(behind), OutboxRow.claimed_by == owner,
+                                                OutboxRow.delivered_at.is_(None))
+                        .values(claimed_until=None).execution_options(synchronize_session=False))
+    return [_pending(r) for r in rows if r.lane not in behind]
 
 
 def _pending(row: OutboxRow) -> Pending:

@@ -245,6 +245,10 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(SqlText, default="")
+    # A dispatcher takes what it delivers for a while, so that several processes never
+    # deliver the same effect, nor two effects of one conversation at once.
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class SchedulerJobRow(Base):
