@@ -107,10 +107,24 @@ def run(url: str, spread: float) -> None:
     runner = create_scheduler(store.engine)
     runner.resume()
     fired.done.wait(spread + 120)
-    stop(runner)
     late = list(fired.late.values())
     print(f"firing: {len(late)}/{count} fired · late p50 {statistics.median(late) * 1000:.0f} ms, "
           f"p99 {percentile(late, 0.99) * 1000:.0f} ms, max {max(late) * 1000:.0f} ms")
+
+    # 2b. Pick-up: another process (here: another scheduler, paused, on the same store) adds a
+    # job that is due at once; the running scheduler hears nothing of it and must find it.
+    now_due = {f"pickup:{n}": datetime.now(UTC) for n in range(20)}
+    picked = Recorder(now_due)
+    TimerRunner(picked.handle, SystemClock()).install()
+    for timer in now_due:
+        now_due[timer] = datetime.now(UTC)
+        timers.schedule(Schedule(timer, now_due[timer], {"workshop": "pickup"}))
+        time.sleep(0.37)
+    picked.done.wait(10)
+    stop(runner)
+    waits = list(picked.late.values())
+    print(f"pick-up of a job another process added: {len(waits)}/20 · p50 "
+          f"{statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms")
 
     # 3. Restore: everything fell due while no scheduler ran; one starts again.
     writer.remove_all_jobs(jobstore="default")
