@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
-
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,16 +88,17 @@ class Runtime:
 
 def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
                   deliverer: Deliverer) -> Runtime:
-    clock: Clock = (ScaledClock(datetime.now(UTC), settings.bot_time_scale) if settings.bot_time_scale
-                    else SystemClock())
+    clock: ScaledClock | SystemClock = (
+        ScaledClock(datetime.now(UTC), settings.bot_time_scale) if settings.bot_time_scale
+        else SystemClock())
     service = build_service(store, clock, settings)
     scheduler = create_scheduler(store.engine)
-    timers = JobStoreTimers(scheduler, clock)  # type: ignore[arg-type]
+    timers = JobStoreTimers(scheduler, clock)
     worker = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock))
     worker.start()
     restored = 0
     if run_scheduler:
-        TimerRunner(service.handle, clock, worker.wake).install()  # type: ignore[arg-type]
+        TimerRunner(service.handle, clock, worker.wake).install()
         restored = restore(units(store), timers)
         scheduler.resume()
     return Runtime(clock, service, worker, scheduler, restored)

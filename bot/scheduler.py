@@ -23,7 +23,7 @@ from apscheduler.schedulers.base import STATE_PAUSED
 from sqlalchemy.engine import Engine
 
 from bot.effects import Cancel, Schedule
-from bot.events import timer_fired
+from bot.events import Event, timer_fired
 from bot.flow.phases import phase_timers
 from bot.ports import UnitOfWork
 
@@ -84,6 +84,8 @@ class _BatchedJobStore(SQLAlchemyJobStore):
 
     def _delete_ran(self) -> None:
         ran, self._ran = self._ran, []
+        if not ran:
+            return
         with self.engine.begin() as connection:
             for start in range(0, len(ran), 500):
                 connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(ran[start:start + 500])))
@@ -142,7 +144,7 @@ class JobStoreTimers:
 class TimerRunner:
     """What a fired job does in the scheduler process: hand the event to the service."""
 
-    def __init__(self, handle: Callable[[object], object], clock: RealTime,
+    def __init__(self, handle: Callable[[Event], object], clock: RealTime,
                  wake: Callable[[], None] = lambda: None, now: Callable[[], datetime] | None = None) -> None:
         self._handle = handle
         self._clock = clock
