@@ -70,6 +70,18 @@ class PlatformRouter:
         return await adapter.deliver(effect, ref)
 
 
+def platform_deliverers(store: Store, settings: Settings) -> dict[str, Deliverer]:
+    """A deliverer for each platform whose credentials are set, by conversation id prefix."""
+    deliverers: dict[str, Deliverer] = {}
+    if settings.slack_on and settings.slack_bot_token:
+        from adapters.slack.app import slack_client  # slack_sdk only where Slack is on
+        from adapters.slack.deliver import SlackDeliverer
+
+        client = slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        deliverers["slack"] = SlackDeliverer(client, plan_files(store, SystemClock()).build)
+    return deliverers
+
+
 @dataclass
 class Runtime:
     """What `serve` runs beside its HTTP endpoints: the service, the outbox dispatcher on its

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from aiohttp import web
 from rich.console import Console
 
-from adapters.app import PlatformRouter, open_store, plan_files, start_runtime, units
+from adapters.app import (PlatformRouter, open_store, plan_files, platform_deliverers, start_runtime,
+                          units)
 from adapters.config import Settings
 from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
@@ -109,14 +110,14 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     store = open_store(settings.database_url)
     for line in adapter_status(settings):
         log.info(line)
-    runtime = start_runtime(store, settings, scheduler, PlatformRouter({}))
+    runtime = start_runtime(store, settings, scheduler, PlatformRouter(platform_deliverers(store, settings)))
     log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
              else "scheduled here, run by the process started with --scheduler")
     if settings.bot_time_scale:
         log.info("time runs %sx as fast as real time (BOT_TIME_SCALE)", settings.bot_time_scale)
     log.info("listening on http://%s:%s (/healthz, /readyz)", host, port)
     try:
-        web.run_app(build_app(store, settings), host=host, port=port, print=None)
+        web.run_app(build_app(store, settings, runtime), host=host, port=port, print=None)
     finally:
         runtime.stop()
         store.close()

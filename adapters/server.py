@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
-from adapters.app import Store
+from adapters.app import Runtime, Store
 from adapters.config import Settings
 
 log = logging.getLogger("ambition-bot")
@@ -45,9 +45,17 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "database": "ok", "outbox_backlog": backlog})
 
 
-def build_app(store: Store, settings: Settings) -> web.Application:
+def build_app(store: Store, settings: Settings, runtime: Runtime | None = None) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if runtime is not None and settings.slack_on:
+        from adapters.slack.app import build_slack_app, slack_route  # only where Slack is on
+
+        assert settings.slack_bot_token and settings.slack_signing_secret
+        slack = build_slack_app(runtime.service, settings.slack_bot_token.get_secret_value(),
+                                settings.slack_signing_secret.get_secret_value(),
+                                settings.slack_api_url, runtime.worker.wake)
+        app.router.add_post("/slack/events", slack_route(slack))
     return app

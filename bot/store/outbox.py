@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.codec import loads
-from bot.effects import Post
+from bot.effects import Post, Update
 from bot.ports import Pending
 from bot.store.tables import OutboxRow, PostedMessageRow
 
@@ -58,7 +58,8 @@ class SqlOutbox:
             session.execute(update(OutboxRow).where(OutboxRow.id == item.id)
                             .values(delivered_at=now, attempts=item.attempts + 1, claimed_until=None))
             effect = item.effect
-            if isinstance(effect, Post) and effect.key and ref is not None:
+            # An update of a message that was never posted is posted: remember where, too.
+            if isinstance(effect, (Post, Update)) and effect.key and ref is not None:
                 session.merge(PostedMessageRow(workshop_id=item.workshop_id, key=effect.key,
                                                ref=ref, updated_at=now))
 

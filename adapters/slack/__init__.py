@@ -1,0 +1,1 @@
+"""Slack: Block Kit rendering of the neutral messages and forms."""

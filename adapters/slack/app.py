@@ -1,0 +1,87 @@
+"""The Slack endpoint: slack-bolt verifies each request, `parse` turns it into an event, the
+service handles it, and the answer goes out through the outbox (woken at once).
+
+Slack wants an answer within 3 seconds. Buttons and commands are acknowledged as soon as the
+event is stored; a modal's submit waits for the engine, because its errors belong inline in
+the modal (`response_action: errors`), not in a separate message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import parse
+from adapters.slack.render import form_errors
+from bot.events import Event
+from bot.service import Result, WorkshopService
+
+log = logging.getLogger(__name__)
+ANY = re.compile(".*")
+
+
+def slack_client(token: str, api_url: str) -> AsyncWebClient:
+    return AsyncWebClient(token=token, base_url=api_url, timeout=10)
+
+
+def build_slack_app(service: WorkshopService, token: str, signing_secret: str, api_url: str,
+                    wake: Callable[[], None]) -> AsyncApp:
+    app = AsyncApp(token=token, signing_secret=signing_secret, client=slack_client(token, api_url),
+                   process_before_response=True)
+
+    async def handle(event: Event) -> Result:
+        result = await asyncio.to_thread(service.handle, event)
+        wake()
+        return result
+
+    @app.command("/ambition")
+    async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await handle(parse.command(body))
+
+    @app.action(ANY)
+    async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            event = parse.action(body)
+        except (ValueError, KeyError, IndexError):
+            log.warning("ignored a Slack action the bot did not make")
+            return
+        await handle(event)
+
+    @app.view(ANY)
+    async def on_submit(ack: AsyncAck, body: dict[str, Any]) -> None:
+        result = await handle(parse.submission(body))
+        if result.form_errors:
+            await ack(**form_errors(result.form_errors))
+        else:
+            await ack()
+
+    @app.event("app_mention")
+    async def on_mention(body: dict[str, Any]) -> None:
+        await handle(parse.mention(body))
+
+    @app.event("member_joined_channel")
+    async def on_joined(body: dict[str, Any]) -> None:
+        await handle(parse.joined(body))
+
+    @app.event("message")
+    async def on_message(body: dict[str, Any]) -> None:
+        """Ordinary chat in a channel is the participants' own business."""
+
+    return app
+
+
+def slack_route(app: AsyncApp) -> Callable[[web.Request], Any]:
+    async def slack_events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    return slack_events

@@ -1,0 +1,219 @@
+"""Slack as a platform for the outbox: each effect becomes Web API calls made with slack_sdk.
+
+Failures become DeliveryErrors the dispatcher understands: a 429 carries Slack's Retry-After,
+a 5xx, a timeout or a lost connection is retried, and an `ok: false` answer (a channel that is
+gone, a token that is revoked) is permanent, since repeating the call gives the same answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackObjectFormationError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from adapters.slack.render import message_payloads, modal
+from bot.dispatch import DeliveryError
+from bot.effects import Effect, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.i18n import DEFAULT_LANGUAGE, Translator
+from bot.plan.files import Attachment, UnknownWorkshop
+from bot.ui import Form, Message, Text
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# Slack answers these with HTTP 200 and `ok: false`, yet they pass: try again later.
+PASSING_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                            "request_timeout"})
+
+Payload = dict[str, Any]
+
+
+class SlackDeliverer:
+    """The Deliverer of Slack conversations ("slack:<channel id>").
+
+    The client becomes the deliverer's own: its retry handlers are removed, because the
+    dispatcher retries every failure itself. slack_sdk's default handler repeats a request
+    whose connection was reset, which may post a message Slack had already taken, twice.
+    """
+
+    def __init__(self, client: AsyncWebClient, files: Callable[[str], Attachment], *,
+                 interval: float = 1.0, language: str = DEFAULT_LANGUAGE) -> None:
+        client.retry_handlers = []
+        self.client = client
+        self.files = files
+        self.language = language  # of the one text the adapter writes itself
+        self.pacer = Pacer(interval)
+
+    async def deliver(self, effect: Effect, ref: str | None) -> str | None:
+        try:
+            return await self._deliver(effect, ref)
+        except SlackApiError as error:
+            raise api_failure(error.response) from error
+        except SlackRequestError as error:  # mostly: the upload host refused the file's bytes
+            raise DeliveryError(f"Slack request failed: {error}") from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise DeliveryError(f"Slack did not answer: {type(error).__name__} {error}") from error
+
+    async def _deliver(self, effect: Effect, ref: str | None) -> str | None:
+        match effect:
+            case Post(conversation, message):
+                return await self._post(channel_of(conversation), payloads_of(message))
+            case Update(conversation, _, message):
+                return await self._update(channel_of(conversation), ref, message)
+            case PostPrivate(conversation, user, message):
+                await self._post_private(channel_of(conversation), user_of(user), message)
+            case OpenForm(conversation, user, form, trigger):
+                await self._open_form(channel_of(conversation), user_of(user), view_of(form, conversation), trigger)
+            case SendFile(conversation, workshop_id, message):
+                await self._send_file(channel_of(conversation), workshop_id, message)
+            case _:
+                raise DeliveryError(f"Slack does not deliver {type(effect).__name__}", permanent=True)
+        return None
+
+    async def _post(self, channel: str, payloads: list[Payload]) -> str:
+        """Post each payload in order; the ref is the first's, the one a later Update edits."""
+        refs = [await self._post_one(channel, payload) for payload in payloads]
+        return refs[0]
+
+    async def _post_one(self, channel: str, payload: Payload) -> str:
+        async with self.pacer.turn(channel):
+            answer = await self.client.chat_postMessage(channel=channel, **payload)
+        return f"{answer['channel']}|{answer['ts']}"
+
+    async def _update(self, channel: str, ref: str | None, message: Message) -> str:
+        payloads = payloads_of(message)
+        if ref is None:  # the post it replaces never went out: this is its first showing
+            return await self._post(channel, payloads)
+        posted_in, _, ts = ref.partition("|")
+        if not ts:
+            raise DeliveryError(f"not a Slack message ref: {ref!r}", permanent=True)
+        await self.client.chat_update(channel=posted_in or channel, ts=ts, **payloads[0])
+        if len(payloads) > 1:  # it outgrew one message: the rest follows as new messages
+            await self._post(channel, payloads[1:])
+        return ref
+
+    async def _post_private(self, channel: str, user: str, message: Message) -> None:
+        for payload in payloads_of(message):
+            await self.client.chat_postEphemeral(channel=channel, user=user, **payload)
+
+    async def _open_form(self, channel: str, user: str, view: Payload, trigger: str) -> None:
+        if trigger:
+            try:
+                await self.client.views_open(trigger_id=trigger, view=view)
+                return
+            except SlackApiError as error:
+                code = error_code(error.response)
+                if code == "exchanged_trigger_id":  # likely an earlier try opened it, then timed out
+                    log.info("the form for %s was already opened with its trigger", user)
+                    return
+                if code != "expired_trigger_id":
+                    raise
+        # A trigger lives three seconds: after a retry or a queue it is gone, and only a new
+        # press of the button gives a new one.
+        await self._post_private(channel, user, self._form_expired())
+
+    def _form_expired(self) -> Message:
+        text = Translator(self.language)("slack.form_expired")
+        return Message((Text(text),), summary=text)
+
+    async def _send_file(self, channel: str, workshop_id: str, message: Message) -> None:
+        try:
+            attachment = self.files(workshop_id)
+        except UnknownWorkshop as error:
+            raise DeliveryError(f"no workshop {workshop_id!r} to build the plan of",
+                                permanent=True) from error
+        comment = payloads_of(message)[0]["text"]
+        async with self.pacer.turn(channel):  # the file arrives as a message in the channel
+            await self.client.files_upload_v2(channel=channel, content=attachment.data,
+                                              filename=attachment.name, title=attachment.name,
+                                              initial_comment=comment)
+
+
+class Pacer:
+    """Spaces the messages to one channel by `interval` seconds, end of one to start of the
+    next: Slack takes about one message a second per channel and answers bursts with 429."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def turn(self, channel: str) -> AsyncIterator[None]:
+        async with self._locks.setdefault(channel, asyncio.Lock()):
+            wait = self._last.get(channel, float("-inf")) + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:  # a refused message counts too: Slack saw it
+                self._last[channel] = time.monotonic()
+
+
+def payloads_of(message: Message) -> list[Payload]:
+    """The message as Block Kit; one that cannot be drawn never can, so it is not retried."""
+    try:
+        return message_payloads(message)
+    except (ValueError, SlackObjectFormationError) as error:
+        raise DeliveryError(f"the message cannot be drawn for Slack: {error}", permanent=True) from error
+
+
+def view_of(form: Form, conversation: str) -> Payload:
+    """The modal, remembering where it was opened: its submit must answer in that channel."""
+    try:
+        view = modal(form)
+    except (ValueError, SlackObjectFormationError) as error:
+        raise DeliveryError(f"the form cannot be drawn for Slack: {error}", permanent=True) from error
+    view["private_metadata"] = json.dumps({"args": dict(form.args), "conversation": conversation})
+    return view
+
+
+def channel_of(conversation: str) -> str:
+    return _strip(conversation, "conversation")
+
+
+def user_of(user: str) -> str:
+    return _strip(user, "user")
+
+
+def _strip(platform_id: str, what: str) -> str:
+    platform, _, local = platform_id.partition(":")
+    if platform != PLATFORM or not local:
+        raise DeliveryError(f"not a Slack {what}: {platform_id!r}", permanent=True)
+    return local
+
+
+def api_failure(response: AsyncSlackResponse) -> DeliveryError:
+    """What a failed Web API call means for the dispatcher. Names the method and Slack's error
+    code, nothing from the request: its headers carry the token."""
+    method = str(response.api_url).rstrip("/").rpartition("/")[2]
+    status = response.status_code
+    code = error_code(response)
+    what = f"Slack {method} failed: {code or f'HTTP {status}'}"
+    if status == 429 or status >= 500 or code in PASSING_ERRORS:
+        return DeliveryError(what, retry_after=retry_after(response.headers))
+    return DeliveryError(what, permanent=True)
+
+
+def error_code(response: AsyncSlackResponse) -> str:
+    data = response.data
+    return str(data.get("error") or "") if isinstance(data, Mapping) else ""
+
+
+def retry_after(headers: Mapping[str, str]) -> int | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

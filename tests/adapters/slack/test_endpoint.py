@@ -1,0 +1,158 @@
+"""POST /slack/events through the real server, slack-bolt and its signature check.
+
+Requests are signed like Slack signs them; the service behind the endpoint is the real one on a
+SQLite file. What Slack would then be sent waits in the outbox, which these tests read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import select
+
+from adapters.app import PlatformRouter, Runtime, Store, open_store, start_runtime
+from adapters.config import Settings
+from adapters.server import build_app
+from bot.store.tables import OutboxRow, WorkshopRow
+from tests.fakes.slack_api import FakeSlackApi
+
+SECRET = "test-signing-secret"
+
+
+@pytest.fixture
+def slack_api() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def served(tmp_path: Path, slack_api: FakeSlackApi) -> Iterator[tuple[Store, Runtime, Settings]]:
+    config = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'slack.sqlite3'}",
+                      slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                      slack_api_url=slack_api.url)
+    store = open_store(config.database_url)
+    runtime = start_runtime(store, config, False, PlatformRouter({}))
+    yield store, runtime, config
+    runtime.stop()
+    store.close()
+
+
+@pytest.fixture
+async def client(served: tuple[Store, Runtime, Settings]) -> AsyncIterator[TestClient]:
+    store, runtime, config = served
+    async with TestClient(TestServer(build_app(store, config, runtime), host="127.0.0.1")) as test_client:
+        yield test_client
+
+
+def signed(body: str, content_type: str, secret: str = SECRET, age: int = 0) -> dict[str, str]:
+    stamp = str(int(time.time()) - age)
+    return {"X-Slack-Request-Timestamp": stamp, "Content-Type": content_type,
+            "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)}
+
+
+async def command(client: TestClient, text: str, team: str = "T1", channel: str = "C1",
+                  user: str = "U1", **sign: object) -> int:
+    body = urllib.parse.urlencode({
+        "token": "legacy", "team_id": team, "channel_id": channel, "user_id": user,
+        "user_name": "mette", "command": "/ambition", "text": text,
+        "trigger_id": f"trigger-{time.monotonic_ns()}", "response_url": "http://127.0.0.1:1/r"})
+    response = await client.post("/slack/events", data=body,
+                                 headers=signed(body, "application/x-www-form-urlencoded", **sign))  # type: ignore[arg-type]
+    return response.status
+
+
+async def event(client: TestClient, event_id: str, payload: dict[str, object], retry: int = 0) -> int:
+    body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+                       "event_id": event_id, "event": payload})
+    headers = signed(body, "application/json")
+    if retry:
+        headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+    return (await client.post("/slack/events", data=body, headers=headers)).status
+
+
+def outbox(store: Store) -> list[str]:
+    with store.sessions() as session:
+        return list(session.scalars(select(OutboxRow.payload).order_by(OutboxRow.id)))
+
+
+def workshops(store: Store) -> list[WorkshopRow]:
+    with store.sessions() as session:
+        return list(session.scalars(select(WorkshopRow)))
+
+
+async def test_a_signed_slash_command_creates_the_workshop_in_that_team(
+        client: TestClient, served: tuple[Store, Runtime, Settings]) -> None:
+    store = served[0]
+    assert await command(client, "ny Fjordly") == 200
+    [workshop] = workshops(store)
+    assert (workshop.org, workshop.title) == ("T1", "Fjordly")
+    assert any("Fjordly" in payload and '"slack:C1"' in payload for payload in outbox(store))
+
+
+@pytest.mark.parametrize("sign", [{"secret": "wrong-secret"}, {"age": 6 * 60}], ids=["forged", "old"])
+async def test_a_forged_or_old_request_is_refused_and_changes_nothing(
+        client: TestClient, served: tuple[Store, Runtime, Settings], sign: dict[str, object]) -> None:
+    assert await command(client, "ny Fjordly", **sign) == 401
+    assert workshops(served[0]) == [] and outbox(served[0]) == []
+
+
+async def test_an_unsigned_request_is_refused(client: TestClient,
+                                              served: tuple[Store, Runtime, Settings]) -> None:
+    response = await client.post("/slack/events", data="command=/ambition&text=ny+X",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 401 and workshops(served[0]) == []
+
+
+async def test_slack_retrying_an_event_changes_nothing_the_second_time(
+        client: TestClient, served: tuple[Store, Runtime, Settings]) -> None:
+    store = served[0]
+    await command(client, "ny Fjordly")
+    before = len(outbox(store))
+    mention = {"type": "app_mention", "user": "U1", "text": "<@UBOT> status", "channel": "C1", "ts": "1.2"}
+    assert await event(client, "Ev-status", mention) == 200
+    answered = len(outbox(store))
+    assert answered > before  # the status was answered
+    assert await event(client, "Ev-status", mention, retry=1) == 200
+    assert len(outbox(store)) == answered  # … once
+
+
+async def test_another_team_cannot_reach_the_workshop(client: TestClient,
+                                                      served: tuple[Store, Runtime, Settings]) -> None:
+    store = served[0]
+    await command(client, "ny Fjordly")
+    [before] = workshops(store)
+    assert await command(client, "start", team="T2") == 200  # same channel id, another team
+    [after] = workshops(store)
+    assert (after.version, after.phase) == (before.version, before.phase)
+    assert "Fjordly" not in outbox(store)[-1]
+
+
+async def test_text_that_looks_like_a_mention_is_kept_as_typed(
+        client: TestClient, served: tuple[Store, Runtime, Settings]) -> None:
+    await command(client, "ny <!channel> Fjordly")
+    [workshop] = workshops(served[0])
+    assert workshop.title == "<!channel> Fjordly"  # escaping is the renderer's job, on the way out
+
+
+async def test_a_button_the_bot_did_not_make_is_ignored(client: TestClient,
+                                                        served: tuple[Store, Runtime, Settings]) -> None:
+    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "name": "x"},
+               "trigger_id": "t1", "channel": {"id": "C1"},
+               "actions": [{"action_id": "next:0", "value": "{not json", "action_ts": "1.1"}]}
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    response = await client.post("/slack/events", data=body,
+                                 headers=signed(body, "application/x-www-form-urlencoded"))
+    assert response.status == 200 and outbox(served[0]) == []
+
+
+async def test_slack_can_check_the_url(client: TestClient) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"})
+    response = await client.post("/slack/events", data=body, headers=signed(body, "application/json"))
+    assert response.status == 200 and "c-123" in await response.text()
