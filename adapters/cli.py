@@ -101,12 +101,20 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           port: int = typer.Option(3978, help="Port to listen on."),
           scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
                                          help="Run the phase timers here. Exactly one process "
-                                              "should; the others only schedule them.")) -> None:
+                                              "should; the others only schedule them."),
+          slack_socket_mode: bool = typer.Option(False, "--slack-socket-mode",
+                                                 help="Reach Slack over Socket Mode (SLACK_APP_TOKEN) "
+                                                      "instead of a public /slack/events URL.")) -> None:
     """Run the web server: /healthz, /readyz and the endpoints of the adapters that are on."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     log = logging.getLogger("ambition-bot")
     settings = _settings()
+    if slack_socket_mode and not (settings.slack_on and settings.slack_app_token):
+        typer.echo("Configuration error: --slack-socket-mode needs SLACK_BOT_TOKEN, "
+                   "SLACK_SIGNING_SECRET and SLACK_APP_TOKEN (an xapp- token with connections:write)",
+                   err=True)
+        raise typer.Exit(2)
     store = open_store(settings.database_url)
     for line in adapter_status(settings):
         log.info(line)
@@ -117,7 +125,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         log.info("time runs %sx as fast as real time (BOT_TIME_SCALE)", settings.bot_time_scale)
     log.info("listening on http://%s:%s (/healthz, /readyz)", host, port)
     try:
-        web.run_app(build_app(store, settings, runtime), host=host, port=port, print=None)
+        web.run_app(build_app(store, settings, runtime, slack_socket_mode), host=host, port=port,
+                    print=None)
     finally:
         runtime.stop()
         store.close()

@@ -45,17 +45,37 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "database": "ok", "outbox_backlog": backlog})
 
 
-def build_app(store: Store, settings: Settings, runtime: Runtime | None = None) -> web.Application:
+def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
+              slack_socket_mode: bool = False) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     if runtime is not None and settings.slack_on:
-        from adapters.slack.app import build_slack_app, slack_route  # only where Slack is on
-
-        assert settings.slack_bot_token and settings.slack_signing_secret
-        slack = build_slack_app(runtime.service, settings.slack_bot_token.get_secret_value(),
-                                settings.slack_signing_secret.get_secret_value(),
-                                settings.slack_api_url, runtime.worker.wake)
-        app.router.add_post("/slack/events", slack_route(slack))
+        _mount_slack(app, settings, runtime, slack_socket_mode)
     return app
+
+
+def _mount_slack(app: web.Application, settings: Settings, runtime: Runtime, socket_mode: bool) -> None:
+    from adapters.slack.app import build_slack_app, slack_route  # only where Slack is on
+
+    assert settings.slack_bot_token and settings.slack_signing_secret
+    slack = build_slack_app(runtime.service, settings.slack_bot_token.get_secret_value(),
+                            settings.slack_signing_secret.get_secret_value(),
+                            settings.slack_api_url, runtime.worker.wake)
+    if not socket_mode:
+        app.router.add_post("/slack/events", slack_route(slack))
+        return
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    assert settings.slack_app_token
+    handler = AsyncSocketModeHandler(slack, settings.slack_app_token.get_secret_value())
+
+    async def connect(_: web.Application) -> None:
+        await handler.connect_async()
+
+    async def close(_: web.Application) -> None:
+        await handler.close_async()
+
+    app.on_startup.append(connect)
+    app.on_cleanup.append(close)

@@ -166,3 +166,14 @@ def test_a_configuration_error_is_a_short_message_not_a_traceback(tmp_path: Path
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) <= 5
     assert BAD_ZONE in done.stderr
+
+
+def test_socket_mode_without_an_app_token_says_what_is_missing(tmp_path: Path) -> None:
+    env = user_environment(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+                           SLACK_BOT_TOKEN="xoxb-secret-bot-token", SLACK_SIGNING_SECRET="s3cret")
+
+    done = run_entry_point("serve", "--slack-socket-mode", env=env, cwd=tmp_path)
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "SLACK_APP_TOKEN" in done.stderr
+    assert "xoxb-secret-bot-token" not in done.stderr + done.stdout
