@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot import engine
@@ -35,32 +35,49 @@ class WorkshopService:
         self._defaults = defaults
 
     def handle(self, event: Event) -> Result:
+        return self.handle_batch([event])[0]
+
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
+        """Events for one workshop in one transaction: loaded once, each through the engine in
+        turn, saved and committed once. Many people clicking at once cost one load, not one
+        each. Each event is still deduplicated, refused or answered on its own."""
         for attempt in range(ATTEMPTS):
             try:
-                return self._handle_once(event)
+                return self._handle_once(events)
             except ConcurrencyConflict:
                 if attempt == ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _handle_once(self, event: Event) -> Result:
+    def _handle_once(self, events: Sequence[Event]) -> list[Result]:
         with self._units() as uow:
-            if uow.seen(event.event_id):
-                return Result(duplicate=True)
-            before = _load(uow, event)
             now = self._clock.now()
             ctx = Context(now=now, language=self._defaults.language, timezone=self._defaults.timezone)
-            outcome = engine.handle(before, event, ctx)
-            if outcome.form_errors:  # nothing is stored: the person corrects the form and resends
-                return Result(workshop_id=before.id if before else "", form_errors=outcome.form_errors)
-            after = outcome.state
-            if after is not None and after is not before:
-                uow.workshops.save(before, after, event.actor.id, now)
-            workshop_id = after.id if after else ""
-            uow.add_effects(workshop_id, outcome.effects, now)
-            uow.mark_seen(event.event_id, workshop_id, now)
-            uow.commit()
-            return Result(workshop_id=workshop_id)
+            before: Workshop | None = None
+            state: Workshop | None = None
+            loaded, seen, results = False, set[str](), []
+            for event in events:
+                if event.event_id in seen or uow.seen(event.event_id):
+                    results.append(Result(duplicate=True))
+                    continue
+                if not loaded:
+                    before = state = _load(uow, event)
+                    loaded = True
+                outcome = engine.handle(state, event, ctx)
+                if outcome.form_errors:  # nothing is stored: the person corrects the form and resends
+                    results.append(Result(workshop_id=state.id if state else "", form_errors=outcome.form_errors))
+                    continue
+                state = outcome.state if outcome.state is not None else state
+                workshop_id = state.id if state else ""
+                uow.add_effects(workshop_id, outcome.effects, now)
+                uow.mark_seen(event.event_id, workshop_id, now)
+                seen.add(event.event_id)
+                results.append(Result(workshop_id=workshop_id))
+            if state is not None and state is not before:
+                uow.workshops.save(before, state, events[-1].actor.id, now)
+            if seen:
+                uow.commit()
+            return results
 
 
 def _load(uow: UnitOfWork, event: Event) -> Workshop | None:

@@ -8,7 +8,6 @@ the modal (`response_action: errors`), not in a separate message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.batching import Batcher
 from adapters.slack import parse
 from adapters.slack.render import form_errors
 from bot.events import Event
@@ -36,9 +36,10 @@ def build_slack_app(service: WorkshopService, token: str, signing_secret: str, a
                     wake: Callable[[], None]) -> AsyncApp:
     app = AsyncApp(token=token, signing_secret=signing_secret, client=slack_client(token, api_url),
                    process_before_response=True)
+    batcher = Batcher(service)
 
     async def handle(event: Event) -> Result:
-        result = await asyncio.to_thread(service.handle, event)
+        result = await batcher.handle(event)
         wake()
         return result
 

@@ -145,7 +145,8 @@ class SqlWorkshops:
         else:
             for name, value in values.items():
                 setattr(row, name, value)
-        self._log(workshop_id, kind.__name__, key, actor, now, values)
+        # A record says who changed it (one save may hold the clicks of many people).
+        self._log(workshop_id, kind.__name__, key, record.updated_by or actor, now, values)
 
     def _log(self, workshop_id: str, entity: str, key: Any, actor: str, now: datetime,
              data: dict[str, Any] | None) -> None:

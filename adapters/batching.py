@@ -1,0 +1,60 @@
+"""Clicks on one workshop that arrive together are handled together.
+
+A plenum of people placing dots at the same moment would otherwise queue for the workshop's
+row lock one by one, each loading the whole workshop. Here the events for one workshop that
+are waiting when its turn comes go to the service as one batch (one load, one commit), and
+each request still gets its own answer. Only events that name their workshop (buttons and
+forms) are batched; a typed command may create a workshop and goes alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.events import Action, Event, FormSubmitted
+from bot.service import Result, WorkshopService
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 50
+
+
+class Batcher:
+    def __init__(self, service: WorkshopService) -> None:
+        self.service = service
+        self._waiting: dict[str, list[tuple[Event, asyncio.Future[Result]]]] = {}
+
+    async def handle(self, event: Event) -> Result:
+        key = event.workshop_id if isinstance(event, (Action, FormSubmitted)) else ""
+        if not key:
+            return await asyncio.to_thread(self.service.handle, event)
+        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        if key in self._waiting:  # a batch for this workshop is forming or running: join the next
+            self._waiting[key].append((event, answer))
+        else:
+            self._waiting[key] = [(event, answer)]
+            asyncio.create_task(self._run(key))
+        return await answer
+
+    async def _run(self, key: str) -> None:
+        # Everything between checking the queue and removing it happens without an await, so an
+        # event is never left in a queue that nobody runs.
+        while batch := self._waiting[key][:MAX_BATCH]:
+            del self._waiting[key][:len(batch)]
+            await self._handle(batch)
+        del self._waiting[key]
+
+    async def _handle(self, batch: list[tuple[Event, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await asyncio.to_thread(self.service.handle_batch, [event for event, _ in batch])
+        except Exception:  # noqa: BLE001 - one bad event must not fail the others: one by one
+            log.warning("a batch of %s events failed; handling them one by one", len(batch))
+            for event, answer in batch:
+                try:
+                    answer.set_result(await asyncio.to_thread(self.service.handle, event))
+                except Exception as error:  # noqa: BLE001 - that request answers with an error
+                    answer.set_exception(error)
+            return
+        for (_, answer), result in zip(batch, results, strict=True):
+            answer.set_result(result)

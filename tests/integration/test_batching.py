@@ -1,0 +1,114 @@
+"""Many clicks on one workshop at once: handled as one batch, each still answered on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import select
+
+from adapters.app import Store, build_service, plan_files
+from adapters.batching import Batcher
+from adapters.config import Settings
+from adapters.console.chat import ConsoleChat
+from adapters.console.files import PlanSaver
+from bot.clock import ManualClock
+from bot.events import Action, Actor, Event
+from bot.service import Result, WorkshopService
+from bot.store.tables import ChangeRow, MemberRow
+from bot.ui import Button
+from tests.conftest import START
+
+ORG = "T1"
+
+
+def phase_one(store: Store, tmp_path: Path) -> tuple[WorkshopService, Button]:
+    clock = ManualClock(START)
+    service = build_service(store, clock, Settings(_env_file=None))
+    chat = ConsoleChat(service, store.outbox, clock, Console(file=io.StringIO()), "da", ORG,
+                       PlanSaver(plan_files(store, clock), tmp_path))
+
+    async def set_up() -> Button:
+        await chat.say("Mette", "plenum", "ny Fjordly")
+        await chat.press("Mette", "plenum", "setup_measures")
+        await chat.fill("Mette", {"measures": "E-energi,S-tilfredshed,G-indkoeb"})
+        for group in ("E", "S", "G"):
+            await chat.say("Mette", group, f"gruppe {group}")
+        await chat.press("Mette", "plenum", "start")
+        found = chat.deliverer.find_button("plenum", chat.person("Mette").id, "interest", {"area": "S"})
+        assert found is not None
+        return found.button
+
+    return service, asyncio.run(set_up())
+
+
+def click(button: Button, n: int, event_id: str = "") -> Action:
+    return Action(event_id=event_id or f"click-{n}", org=ORG, conversation="plenum",
+                  actor=Actor(f"slack:U{n}", f"Person {n}"), workshop_id=button.args["workshop"],
+                  action="interest", args=dict(button.args))
+
+
+def interested(store: Store) -> dict[str, str]:
+    with store.sessions() as session:
+        return {m.id: m.interest for m in session.scalars(select(MemberRow)) if m.id.startswith("slack:")}
+
+
+def test_a_batch_stores_every_click_once_and_says_who_made_each_change(store: Store, tmp_path: Path) -> None:
+    service, button = phase_one(store, tmp_path)
+    events = [click(button, n) for n in range(5)] + [click(button, 2)]  # a retry of click 2
+
+    results = service.handle_batch(events)
+
+    assert [r.duplicate for r in results] == [False] * 5 + [True]
+    assert interested(store) == {f"slack:U{n}": "S" for n in range(5)}
+    with store.sessions() as session:
+        actors = {row.actor for row in session.scalars(select(ChangeRow).where(ChangeRow.entity == "Member"))}
+    assert {f"slack:U{n}" for n in range(5)} <= actors  # not all put down to the last one
+
+
+def test_clicks_arriving_together_are_batched_and_each_gets_its_answer(store: Store, tmp_path: Path) -> None:
+    service, button = phase_one(store, tmp_path)
+    sizes: list[int] = []
+
+    class Counting:
+        def handle(self, event: Event) -> Result:
+            return service.handle(event)
+
+        def handle_batch(self, events: list[Event]) -> list[Result]:
+            sizes.append(len(events))
+            return service.handle_batch(events)
+
+    async def burst() -> list[Result]:
+        batcher = Batcher(Counting())  # type: ignore[arg-type]
+        return await asyncio.gather(*(batcher.handle(click(button, n)) for n in range(40)))
+
+    results = asyncio.run(burst())
+
+    assert len(results) == 40 and not any(r.duplicate for r in results)
+    assert sum(sizes) == 40 and len(sizes) < 40  # fewer transactions than clicks
+    assert len(interested(store)) == 40
+
+
+def test_one_bad_event_does_not_fail_the_others(store: Store, tmp_path: Path) -> None:
+    service, button = phase_one(store, tmp_path)
+
+    class Flaky:
+        def handle(self, event: Event) -> Result:
+            if event.actor.id == "slack:U3":
+                raise RuntimeError("boom")
+            return service.handle(event)
+
+        def handle_batch(self, events: list[Event]) -> list[Result]:
+            raise RuntimeError("the batch failed")
+
+    async def burst() -> list[Result | BaseException]:
+        batcher = Batcher(Flaky())  # type: ignore[arg-type]
+        return await asyncio.gather(*(batcher.handle(click(button, n)) for n in range(6)),
+                                    return_exceptions=True)
+
+    results = asyncio.run(burst())
+
+    assert [isinstance(r, BaseException) for r in results] == [False, False, False, True, False, False]
+    assert set(interested(store)) == {f"slack:U{n}" for n in (0, 1, 2, 4, 5)}
