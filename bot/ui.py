@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time of day inside a text: `shown` is how the text writes it (the workshop's time zone).
+    A platform that can show each reader their own local time puts that in its place."""
+
+    at: datetime
+    shown: str
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,7 @@ class Heading:
 @dataclass(frozen=True)
 class Text:
     text: str
+    moments: tuple[Moment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class Note:
     """Small print under a block: times, who did what, hints."""
 
     text: str
+    moments: tuple[Moment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from bot.ui import (
     FormField,
     Heading,
     Message,
+    Moment,
     Note,
     Progress,
     Text,
@@ -82,6 +83,17 @@ _INTEGER = re.compile(r"^-?\d+$")
 def escape(text: str) -> str:
     """Plain text as mrkdwn that shows exactly that text: no mention, link or channel."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _timed(text: str, moments: Sequence[Moment]) -> str:
+    """Escaped text whose times read in each reader's own time zone (Slack's date token, with
+    the workshop's time as the fallback for clients that cannot show it)."""
+    escaped = escape(text)
+    for moment in moments:
+        shown = escape(moment.shown)
+        token = f"<!date^{int(moment.at.timestamp())}^{{time}}|{shown}>"
+        escaped = escaped.replace(shown, token, 1)
+    return escaped
 
 
 def _mrkdwn(text: str) -> MarkdownTextObject:
@@ -177,12 +189,12 @@ def _render(block: Block, numbers: Iterator[int]) -> list[SlackBlock]:
     match block:
         case Heading(text):
             return _heading(text)
-        case Text(text):
-            return [SectionBlock(text=_mrkdwn(piece)) for piece in _chunks(escape(text))]
+        case Text(text, moments):
+            return [SectionBlock(text=_mrkdwn(piece)) for piece in _chunks(_timed(text, moments))]
         case Fields(items):
             return _fields(items)
-        case Note(text):
-            return [ContextBlock(elements=[_mrkdwn(piece)]) for piece in _chunks(escape(text))]
+        case Note(text, moments):
+            return [ContextBlock(elements=[_mrkdwn(piece)]) for piece in _chunks(_timed(text, moments))]
         case Progress(label, done, total):
             return [SectionBlock(text=_mrkdwn(_truncate(_bar(label, done, total), MAX_TEXT)))]
         case Buttons(buttons):

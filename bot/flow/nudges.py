@@ -29,8 +29,10 @@ def remind(turn: Turn, mark: str, late: bool) -> None:
         return
     ws = turn.ws
     late_note = Note(turn.t("nudge.late")) if late else None
-    ends = turn.clock(ws.phase_ends_at) if ws.phase_ends_at else ""
-    time_left = Text(turn.t("nudge.left_one" if left == 1 else "nudge.left", minutes=left, time=ends))
+    assert ws.phase_ends_at is not None  # minutes are left, so there is an end
+    end = turn.moment(ws.phase_ends_at)
+    time_left = Text(turn.t("nudge.left_one" if left == 1 else "nudge.left", minutes=left, time=end.shown),
+                     (end,))
     turn.post(plenum_of(ws), views.message(time_left, late_note))
     if not agenda.in_groups(ws.phase):
         return

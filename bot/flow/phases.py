@@ -150,7 +150,7 @@ def extend(turn: Turn, args: Mapping[str, str] | Sequence[str]) -> None:
     ends = max(ends, turn.ws.paused_at or turn.now) + timedelta(minutes=int(raw))
     turn.change(phase_ends_at=ends, timer_gen=turn.ws.timer_gen + 1, armed_at=turn.now)
     _arm(turn)
-    _tell_everyone(turn, turn.t("clock.extended", minutes=raw, time=turn.clock(ends)))
+    _tell_everyone(turn, turn.t("clock.extended", minutes=raw, time=turn.clock(ends)), ends)
 
 
 def pause(turn: Turn, args: Sequence[str] = ()) -> None:
@@ -173,12 +173,13 @@ def resume(turn: Turn, args: Sequence[str] = ()) -> None:
     turn.change(phase_ends_at=ends, paused_at=None, timer_gen=turn.ws.timer_gen + 1,
                 armed_at=turn.now)
     _arm(turn)
-    _tell_everyone(turn, turn.t("clock.resumed", time=turn.clock(ends)))
+    _tell_everyone(turn, turn.t("clock.resumed", time=turn.clock(ends)), ends)
 
 
-def _tell_everyone(turn: Turn, text: str) -> None:
+def _tell_everyone(turn: Turn, text: str, ends: datetime | None = None) -> None:
+    said = Text(text, (turn.moment(ends),) if ends else ())
     for conversation in conversations_now(turn):
-        turn.post(conversation, views.message(Text(text)))
+        turn.post(conversation, views.message(said))
 
 
 def timer_fired(turn: Turn, args: Mapping[str, str], late: bool = False) -> None:

@@ -17,7 +17,7 @@ from bot.domain.model import COLLECTIONS, Phase, Record, Workshop
 from bot.effects import Cancel, Effect, OpenForm, Post, PostPrivate, Schedule, SendFile, Update
 from bot.events import Event
 from bot.i18n import Translator
-from bot.ui import Form, Message, Text
+from bot.ui import Form, Message, Moment, Text
 
 R = TypeVar("R", bound=Record)
 
@@ -135,6 +135,9 @@ class Turn:
 
     def clock(self, moment: datetime) -> str:
         return self.t.time(self.local(moment))
+
+    def moment(self, at: datetime) -> Moment:
+        return Moment(at, self.clock(at))
 
     # -- guards -------------------------------------------------------------------------
     def require_workshop(self) -> None:

@@ -119,15 +119,16 @@ def announcement(turn: Turn, where: str) -> Message:
     ws = turn.ws
     phase = ws.phase
     minutes = ws.durations.get(phase, 0)
-    ends = turn.t("announce.ends", time=turn.clock(ws.phase_ends_at), minutes=minutes) \
-        if ws.phase_ends_at else None
     todo = f"phase.{phase}.todo_{where}"
-    back = turn.t("phase.break.back_at", time=turn.clock(ws.phase_ends_at)) \
-        if phase == Phase.BREAK and ws.phase_ends_at else None
+    if not ws.phase_ends_at:
+        return message(Heading(phase_title(turn, phase)),
+                       Text(turn.t(todo if turn.t.has(todo) else f"phase.{phase}.todo")))
+    end = (turn.moment(ws.phase_ends_at),)
+    back = turn.t("phase.break.back_at", time=end[0].shown) if phase == Phase.BREAK else None
     return message(Heading(phase_title(turn, phase)),
                    Text(turn.t(todo if turn.t.has(todo) else f"phase.{phase}.todo")),
-                   Text(back) if back else None,
-                   Note(ends) if ends else None)
+                   Text(back, end) if back else None,
+                   Note(turn.t("announce.ends", time=end[0].shown, minutes=minutes), end))
 
 
 def vote_card(turn: Turn, measure: Measure) -> Message:

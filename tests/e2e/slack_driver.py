@@ -49,6 +49,7 @@ from tests.fakes.slack_api import TOKEN, Call, FakeSlackApi
 SECRET = "e2e-signing-secret"
 TEAM = "T-fjordly"
 APP = "A-ambition"
+BOT_USER = "UBOT"  # the bot's own user id, as the fake's auth.test tells it
 SETTLE_SECONDS = 30.0
 POLL_SECONDS = 0.02
 
@@ -284,6 +285,32 @@ class SlackWorkshop:
             await self.settle()
         return answer
 
+    async def mention(self, name: str, channel: str, text: str, *, settle: bool = True) -> None:
+        """`@Ambition <text>` written by `name` in `channel` (an app_mention event)."""
+        await self.event({"type": "app_mention", "user": self._user(name), "channel": channel,
+                          "text": f"<@{BOT_USER}> {text}", "ts": self._stamp()}, settle=settle)
+
+    async def joined(self, name: str | None, channel: str, *, settle: bool = True) -> None:
+        """`name` joined `channel` (member_joined_channel); `None`: the bot was added to it."""
+        user = BOT_USER if name is None else self._user(name)
+        await self.event({"type": "member_joined_channel", "user": user, "channel": channel,
+                          "channel_type": "C", "team": self.team, "event_ts": self._stamp()},
+                         settle=settle)
+
+    async def event(self, event: Json, *, retry: int = 0, event_id: str = "",
+                    settle: bool = True) -> str:
+        """An Events API callback (signed JSON). Returns its event_id, to send it again with
+        `retry=1` as Slack does when it thinks the first try was lost."""
+        event_id = event_id or f"Ev{next(self._numbers):08d}"
+        body = json.dumps({"token": "legacy", "team_id": self.team, "api_app_id": APP,
+                           "type": "event_callback", "event_id": event_id,
+                           "event_time": int(time.time()), "event": event})
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        await self._post(body, "application/json", headers)
+        if settle:
+            await self.settle()
+        return event_id
+
     async def settle(self, timeout: float | None = None) -> None:
         """Wait until the outbox has nothing left to deliver (delivery runs on the dispatcher's
         thread). What is still being retried counts as not delivered yet."""
@@ -405,12 +432,14 @@ class SlackWorkshop:
         return ""
 
     async def _post_form(self, fields: Mapping[str, str]) -> str:
-        body = urllib.parse.urlencode(fields)
+        return await self._post(urllib.parse.urlencode(fields), "application/x-www-form-urlencoded")
+
+    async def _post(self, body: str, content_type: str, extra: Mapping[str, str] | None = None) -> str:
+        """POST /slack/events signed as Slack signs it; Slack wants a 200."""
         stamp = str(int(time.time()))
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Slack-Request-Timestamp": stamp,
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
                    "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(
-                       timestamp=stamp, body=body)}
+                       timestamp=stamp, body=body), **(extra or {})}
         response = await self.client.post("/slack/events", data=body, headers=headers)
         text = await response.text()
         if response.status != 200:

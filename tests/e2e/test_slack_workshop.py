@@ -14,6 +14,7 @@ from datetime import date
 from io import BytesIO
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -40,6 +41,8 @@ SENTENCES = {
     "G-kompetencer": "Organisationsbestyrelsen kan selv læse og udfordre en ESG-rapport.",
     "G-indkoeb": "Alle større indkøb vurderes på miljø og arbejdsforhold.",
 }
+PEOPLE_SHORT = {code: names[:2] for code, names in GROUPS.items()}
+SHORT = ("E-energi", "S-tilfredshed", "G-kompetencer")
 COMMENT = f"Godt mål! {INJECTION} hvad siger afdelingerne?"
 
 
@@ -255,7 +258,7 @@ async def test_a_slack_outage_in_the_middle_delays_the_workshop_but_loses_nothin
             if step == "ambitions":  # the plenum and every group channel are posted to at once
                 slack.fake.fail_next("chat.postMessage", status=503, times=5)
 
-        await play(slack, ("E-energi", "S-tilfredshed", "G-kompetencer"), before=outage)
+        await play(slack, SHORT, before=outage)
 
         assert sum(1 for c in slack.fake.calls_to("chat.postMessage") if c.status == 503) == 5
         assert len(slack.uploads(PLENUM)) == 1  # the workshop got to its end: the plan
@@ -265,6 +268,40 @@ async def test_a_slack_outage_in_the_middle_delays_the_workshop_but_loses_nothin
         for channel in wanted:
             assert got[channel] == wanted[channel], channel
         assert slack.store.outbox.backlog() == 0 and slack.set_aside() == []
+
+
+# --- bugs found (strict xfails: they pass once the bug is fixed) --------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: reopening the owner modal shows the internal id 'slack:U-anders' in the Ansvarlig "
+    "field instead of the name: bot/flow/wrapup.py set_owner prefills the USER field with "
+    "goal.owner_id, and adapters/slack/render.py draws a USER field as a plain_text_input"))
+async def test_the_owner_modal_opened_again_shows_the_owners_name(tmp_path: Path) -> None:
+    async with SlackWorkshop(tmp_path) as slack:
+        await play(slack, SHORT, until="follow_up")  # every goal has Anders as its owner
+        goal_id = slack.buttons(F, PLENUM, "set_owner")[0]["goal"]
+        await slack.press(F, PLENUM, "set_owner", goal=goal_id)
+        owner = slack.form(F).view["blocks"]
+        [initial] = [b["element"].get("initial_value") for b in owner if b.get("block_id") == "owner"]
+        assert initial == "Anders"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: the bot becomes a member of a group when it is added to the group's channel after "
+    "the split: Slack (and slack-bolt, which keeps member_joined_channel for the app's own "
+    "user) sends the bot's own join, adapters/slack/app.py on_joined hands it on, and "
+    "bot/flow/grouping.py member_joined places whoever joined in the group"))
+async def test_adding_the_bot_to_a_group_channel_does_not_make_it_a_participant(tmp_path: Path) -> None:
+    async with SlackWorkshop(tmp_path) as slack:
+        await play(slack, SHORT, until="ambitions")  # the split is approved
+        # e.g. `/ambition gruppe G` was typed before @Ambition was invited to the channel
+        await slack.joined(None, "C-G")
+        welcome = next(s for s in slack.messages("C-G") if "Gruppe G (Governance)" in s.headers)
+        assert "UBOT" not in welcome.texts
+        await slack.command(F, PLENUM, "næste")
+        vote_card = slack.newest("C-G")
+        assert "0 af 2 har sat en prik" in vote_card.texts, vote_card.texts
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -285,23 +322,33 @@ def plenum_card(slack: SlackWorkshop, action: str, measure: str) -> str:
 
 
 async def play(slack: SlackWorkshop, measures: tuple[str, ...],
-               before: Callable[[str], Awaitable[None]]) -> None:
-    """A short whole workshop, two people a group; `before(step)` runs before each step."""
-    people = {code: names[:2] for code, names in GROUPS.items()}
-    await before("setup")
+               before: Callable[[str], Awaitable[None]] | None = None, until: str = "") -> None:
+    """A short whole workshop, two people a group. `before(step)` runs before each step;
+    with `until` it stops just before that step."""
+    people = {code: names[:2] for code, names in PEOPLE_SHORT.items()}
+
+    async def at(step: str) -> bool:
+        if before is not None:
+            await before(step)
+        return step == until
+
+    if await at("setup"):
+        return
     await slack.command(F, PLENUM, f"ny {TITLE}")
     await slack.press(F, PLENUM, "setup_measures")
     assert await slack.fill(F, {"measures": list(measures)}) == {}
     for code, channel in CHANNEL.items():
         await slack.command(F, channel, f"gruppe {code}")
-    await before("intro")
+    if await at("intro"):
+        return
     await slack.press(F, PLENUM, "start")
     for code, names in people.items():
         for name in names:
             await slack.press(name, PLENUM, "interest", area=code)
     await slack.press(F, PLENUM, "propose_split")
     await slack.press(F, PLENUM, "approve_split")
-    await before("ambitions")
+    if await at("ambitions"):
+        return
     await slack.command(F, PLENUM, "næste")
     for measure in measures:
         code = area(measure)
@@ -309,26 +356,32 @@ async def play(slack: SlackWorkshop, measures: tuple[str, ...],
             await slack.press(name, CHANNEL[code], "vote", m=measure, level="ambitious")
         await slack.press(people[code][0], CHANNEL[code], "edit_ambition", m=measure)
         assert await slack.fill(people[code][0], {"sentence": SENTENCES[measure]}) == {}
-    await before("ambitions_plenum")
+    if await at("ambitions_plenum"):
+        return
     await slack.command(F, PLENUM, "næste")
     for measure in measures:
         await slack.press(F, PLENUM, "agree", m=measure)
-    await before("break")
+    if await at("break"):
+        return
     await slack.command(F, PLENUM, "næste")
-    await before("smart_goals")
+    if await at("smart_goals"):
+        return
     await slack.command(F, PLENUM, "næste")
     for measure in measures:
         code = area(measure)
         await slack.press(people[code][1], CHANNEL[code], "add_goal", m=measure)
         assert await slack.fill(people[code][1], goal(f"Et SMART-mål for {measure}")) == {}
-    await before("goals_plenum")
+    if await at("goals_plenum"):
+        return
     await slack.command(F, PLENUM, "næste")
-    await before("wrap_up")
+    if await at("wrap_up"):
+        return
     await slack.command(F, PLENUM, "næste")
     for goal_id in [args["goal"] for args in slack.buttons(F, PLENUM, "set_owner")]:
         await slack.press(F, PLENUM, "set_owner", goal=goal_id)
         assert await slack.fill(F, {"owner": "Anders"}) == {}
-    await before("follow_up")
+    if await at("follow_up"):
+        return
     await slack.command(F, PLENUM, "næste")
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from bot.ui import (
     FormField,
     Heading,
     Message,
+    Moment,
     Note,
     Progress,
     Text,
@@ -236,10 +238,25 @@ def _mrkdwn_texts(node: Any) -> Iterator[str]:
             yield from _mrkdwn_texts(value)
 
 
+DATE_TOKEN = re.compile(r"<!date\^\d+\^\{time\}\|[0-9:.apm ]+>")
+
+
 def _assert_inert(payload: Any) -> None:
-    """No mrkdwn the renderer writes can mention, link or be auto-parsed."""
+    """No mrkdwn the renderer writes can mention, link or be auto-parsed: the only markup is
+    the date token that shows a time in each reader's own time zone."""
     for text in _mrkdwn_texts(payload):
-        assert "<" not in text and ">" not in text, text
+        bare = DATE_TOKEN.sub("", text)
+        assert "<" not in bare and ">" not in bare, text
+
+
+def test_a_time_in_a_text_reads_in_each_readers_own_time_zone() -> None:
+    at = datetime(2026, 11, 27, 8, 30, tzinfo=UTC)
+    message = Message((Text("Fasen slutter kl. 09:30.", (Moment(at, "09:30"),)),
+                       Note("<!date^1^{time}|x> typed by someone"),))
+    [payload] = message_payloads(message)
+    section, note = payload["blocks"]
+    assert section["text"]["text"] == f"Fasen slutter kl. <!date^{int(at.timestamp())}^{{time}}|09:30>."
+    assert note["elements"][0]["text"].startswith("&lt;!date^1^{time}|x&gt;")  # typed: shown, not a token
     assert all(node_verbatim for node_verbatim in _verbatim_flags(payload))
 
 
