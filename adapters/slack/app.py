@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.batching import Batcher
@@ -71,7 +71,9 @@ def build_slack_app(service: WorkshopService, token: str, signing_secret: str, a
         await handle(parse.mention(body))
 
     @app.event("member_joined_channel")
-    async def on_joined(body: dict[str, Any]) -> None:
+    async def on_joined(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        if body["event"].get("user") == context.bot_user_id:
+            return  # the bot itself, added to a group's channel, is nobody's group member
         await handle(parse.joined(body))
 
     @app.event("message")

@@ -55,7 +55,7 @@ def set_owner(turn: Turn, args: Mapping[str, str]) -> None:
         args={"workshop": turn.ws.id, "seq": str(turn.ws.phase_seq), "goal": goal.id,
               "version": str(goal.version)},
         fields=(FormField("owner", t("owner.owner"), FieldKind.USER, required=True,
-                          value=goal.owner_id or goal.owner, max_length=MAX_OWNER,
+                          value=goal.owner, max_length=MAX_OWNER,
                           hint=t("owner.owner_hint")),
                 FormField("next_step", t("owner.next_step"), FieldKind.LONG_TEXT,
                           value=goal.next_step, max_length=MAX_NEXT_STEP,

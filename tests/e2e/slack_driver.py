@@ -27,17 +27,26 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from adapters.app import PlatformRouter, Runtime, Store, open_store, plan_files, start_runtime
+from adapters.app import (
+    PlatformRouter,
+    Runtime,
+    Store,
+    open_store,
+    plan_files,
+    start_runtime,
+)
 from adapters.config import Settings
 from adapters.server import build_app
 from adapters.slack.deliver import SlackDeliverer
@@ -164,7 +173,7 @@ class SlackWorkspace(FakeSlackApi):
 class SlackWorkshop:
     """One Slack workspace with the bot installed, and the people in it (see the module doc)."""
 
-    def __init__(self, directory: Path, *, team: str = TEAM, language: str = "da",
+    def __init__(self, directory: Path, *, team: str = TEAM, language: Literal["da", "en"] = "da",
                  settle_seconds: float = SETTLE_SECONDS) -> None:
         self.directory = directory
         self.team = team
@@ -175,7 +184,6 @@ class SlackWorkshop:
         self.runtime: Runtime
         self.client: TestClient
         self.triggers: dict[str, str] = {}  # trigger_id → the name of who got it
-        self.names: dict[str, str] = {}  # user id → name
         self._numbers = itertools.count(1)
         self._closed: set[str] = set()  # view ids whose modal a submission closed
         self._drafts: dict[str, tuple[str, Json]] = {}  # name → (view id, state) sent back with errors
@@ -183,33 +191,31 @@ class SlackWorkshop:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self.fake.start()
-        try:
+        async with AsyncExitStack() as stack:
+            self.fake.start()
+            stack.callback(self.fake.stop)
             settings = Settings(_env_file=None,  # type: ignore[call-arg]
                                 database_url=f"sqlite:///{self.directory / 'slack-e2e.sqlite3'}",
-                                slack_bot_token=TOKEN, slack_signing_secret=SECRET,
+                                slack_bot_token=SecretStr(TOKEN),
+                                slack_signing_secret=SecretStr(SECRET),
                                 slack_api_url=self.fake.url, bot_language=self.language,
                                 bot_time_scale=None)
             self.store = open_store(settings.database_url)
+            stack.callback(self.store.close)
             client = AsyncWebClient(token=TOKEN, base_url=self.fake.url)
             slack = SlackDeliverer(client, plan_files(self.store, SystemClock()).build, interval=0)
             self.runtime = start_runtime(self.store, settings, False, PlatformRouter({"slack": slack}))
+            stack.callback(self.runtime.stop)
             self.client = TestClient(TestServer(build_app(self.store, settings, self.runtime),
                                                 host="127.0.0.1"))
             await self.client.start_server()
-        except BaseException:
-            self.fake.stop()
-            raise
+            stack.push_async_callback(self.client.close)
+            self._stack = stack.pop_all()  # all went well: closed on leaving, in reverse order
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
-        try:
-            await self.client.close()
-            self.runtime.stop()
-            self.store.close()
-        finally:
-            self.fake.stop()
+        await self._stack.aclose()
 
     # -- what people do -------------------------------------------------------------------
 
@@ -412,8 +418,8 @@ class SlackWorkshop:
 
     # -- requests -------------------------------------------------------------------------
 
-    def _user(self, name: str) -> str:
-        self.names.setdefault(user_id(name), name)
+    @staticmethod
+    def _user(name: str) -> str:
         return user_id(name)
 
     def _trigger(self, name: str) -> str:
@@ -438,8 +444,8 @@ class SlackWorkshop:
         """POST /slack/events signed as Slack signs it; Slack wants a 200."""
         stamp = str(int(time.time()))
         headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(
-                       timestamp=stamp, body=body), **(extra or {})}
+                   "X-Slack-Signature": str(SignatureVerifier(SECRET).generate_signature(
+                       timestamp=stamp, body=body)), **(extra or {})}
         response = await self.client.post("/slack/events", data=body, headers=headers)
         text = await response.text()
         if response.status != 200:
