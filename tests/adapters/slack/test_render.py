@@ -193,13 +193,13 @@ def test_the_largest_plan_is_split_before_an_area(scenes: dict[str, Scene]) -> N
                                                "Handlingsplan – Boligselskabet Fjordly (2/2)")
 
 
-def test_the_owner_form_shows_the_member_id_it_holds(scenes: dict[str, Scene]) -> None:
-    """The engine keeps the owner as a member id: the text input shows it as it is, and it
-    comes back unchanged, which the engine recognises."""
+def test_the_owner_form_shows_the_owners_name(scenes: dict[str, Scene]) -> None:
+    """The owner is shown by name, as people wrote it; the engine matches the name back to the
+    member when the form comes back."""
     view = modal(scenes["owner_form"])
     owner = next(b for b in view["blocks"] if b.get("block_id") == "owner")
     assert owner["element"]["type"] == "plain_text_input"
-    assert owner["element"]["initial_value"] == actor("Anders").id
+    assert owner["element"]["initial_value"] == "Anders"
 
 
 # -- validity -----------------------------------------------------------------------------
