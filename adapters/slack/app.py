@@ -8,20 +8,23 @@ the modal (`response_action: errors`), not in a separate message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.batching import Batcher
 from adapters.slack import parse
 from adapters.slack.render import form_errors
-from bot.events import Event
+from bot.events import Actor, Event
 from bot.service import Result, WorkshopService
 
 log = logging.getLogger(__name__)
@@ -37,9 +40,10 @@ def build_slack_app(service: WorkshopService, token: str, signing_secret: str, a
     app = AsyncApp(token=token, signing_secret=signing_secret, client=slack_client(token, api_url),
                    process_before_response=True)
     batcher = Batcher(service)
+    names = Names(app.client)
 
     async def handle(event: Event) -> Result:
-        result = await batcher.handle(event)
+        result = await batcher.handle(await names.named(event))
         wake()
         return result
 
@@ -81,6 +85,32 @@ def build_slack_app(service: WorkshopService, token: str, signing_secret: str, a
         """Ordinary chat in a channel is the participants' own business."""
 
     return app
+
+
+class Names:
+    """People's display names, asked of Slack once per person: requests carry only the old
+    username (or no name), and cards should say who people are, as Slack shows them."""
+
+    ASK_SECONDS = 1.0  # part of Slack's 3 seconds; without an answer the username will do
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._known: dict[str, str] = {}
+
+    async def named(self, event: Event) -> Event:
+        user = parse.unqualified(event.actor.id)
+        name = self._known.get(user)
+        if name is None:
+            try:
+                answer = await asyncio.wait_for(self.client.users_info(user=user), self.ASK_SECONDS)
+            except (SlackApiError, SlackClientError, OSError, TimeoutError):
+                return event  # asked again next time
+            person = answer.get("user") or {}
+            profile = person.get("profile") or {}
+            name = str(profile.get("display_name") or profile.get("real_name")
+                       or person.get("real_name") or event.actor.name)
+            self._known[user] = name
+        return replace(event, actor=Actor(event.actor.id, name))
 
 
 def slack_route(app: AsyncApp) -> Callable[[web.Request], Any]:

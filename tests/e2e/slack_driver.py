@@ -418,8 +418,8 @@ class SlackWorkshop:
 
     # -- requests -------------------------------------------------------------------------
 
-    @staticmethod
-    def _user(name: str) -> str:
+    def _user(self, name: str) -> str:
+        self.fake.people[user_id(name)] = name  # what Slack's users.info says about them
         return user_id(name)
 
     def _trigger(self, name: str) -> str:

@@ -49,6 +49,7 @@ class FakeSlackApi:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, ts)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id → bytes received
     members: dict[str, list[str]] = field(default_factory=dict)  # channel → user ids
+    people: dict[str, str] = field(default_factory=dict)  # user id → display name
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -109,6 +110,7 @@ class FakeSlackApi:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some (users.info) with GET
         app.router.add_post("/upload/{file_id}", self._upload)
         # handler_cancellation: a request whose client timed out stops sleeping at once
         self._runner = web.AppRunner(app, handler_cancellation=True)
@@ -217,7 +219,8 @@ class FakeSlackApi:
                 "response_metadata": {"next_cursor": ""}}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        user, name = params["user"], f"User {params['user']}"
+        user = params["user"]
+        name = self.people.get(user, f"User {user}")
         return {"user": {"id": user, "name": user.lower(), "real_name": name, "tz": "Europe/Copenhagen",
                          "profile": {"display_name": name, "real_name": name}}}
 

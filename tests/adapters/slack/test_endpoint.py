@@ -20,7 +20,7 @@ from sqlalchemy import select
 from adapters.app import PlatformRouter, Runtime, Store, open_store, start_runtime
 from adapters.config import Settings
 from adapters.server import build_app
-from bot.store.tables import OutboxRow, WorkshopRow
+from bot.store.tables import MemberRow, OutboxRow, WorkshopRow
 from tests.fakes.slack_api import FakeSlackApi
 
 SECRET = "test-signing-secret"
@@ -156,3 +156,21 @@ async def test_slack_can_check_the_url(client: TestClient) -> None:
     body = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"})
     response = await client.post("/slack/events", data=body, headers=signed(body, "application/json"))
     assert response.status == 200 and "c-123" in await response.text()
+
+
+def names(store: Store) -> dict[str, str]:
+    with store.sessions() as session:
+        return {m.id: m.name for m in session.scalars(select(MemberRow))}
+
+
+async def test_people_are_shown_by_their_slack_display_name(
+        client: TestClient, served: tuple[Store, Runtime, Settings]) -> None:
+    await command(client, "ny Fjordly", user="U1")
+    assert names(served[0]) == {"slack:U1": "User U1"}  # the fake's display name, not "mette"
+
+
+async def test_without_an_answer_about_the_name_the_username_will_do(
+        client: TestClient, served: tuple[Store, Runtime, Settings], slack_api: FakeSlackApi) -> None:
+    slack_api.fail_next("users.info", status=500)
+    await command(client, "ny Fjordly", user="U1")
+    assert names(served[0]) == {"slack:U1": "mette"}  # and the workshop was still made
