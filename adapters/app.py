@@ -15,6 +15,7 @@ from adapters.worker import DispatchWorker
 from bot.clock import ScaledClock, SystemClock
 from bot.dispatch import Deliverer, DeliveryError, Dispatcher
 from bot.effects import Effect, conversation_of
+from bot.events import Event
 from bot.plan.files import PlanFiles
 from bot.ports import Clock
 from bot.scheduler import JobStoreTimers, TimerRunner, create_scheduler, restore
@@ -60,7 +61,7 @@ class PlatformRouter:
     """Hands each effect to the adapter of its conversation's platform (the id's prefix)."""
 
     def __init__(self, adapters: Mapping[str, Deliverer]) -> None:
-        self.adapters = adapters
+        self.adapters = dict(adapters)
 
     async def deliver(self, effect: Effect, ref: str | None) -> str | None:
         platform = conversation_of(effect).partition(":")[0]
@@ -70,15 +71,18 @@ class PlatformRouter:
         return await adapter.deliver(effect, ref)
 
 
-def platform_deliverers(store: Store, settings: Settings) -> dict[str, Deliverer]:
-    """A deliverer for each platform whose credentials are set, by conversation id prefix."""
+def platform_deliverers(store: Store, settings: Settings,
+                        submit: Callable[[Event], object]) -> dict[str, Deliverer]:
+    """A deliverer for each platform whose credentials are set, by conversation id prefix.
+    `submit` takes what a platform reports back (a channel it made) to the service."""
     deliverers: dict[str, Deliverer] = {}
     if settings.slack_on and settings.slack_bot_token:
         from adapters.slack.app import slack_client  # slack_sdk only where Slack is on
         from adapters.slack.deliver import SlackDeliverer
 
         client = slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        deliverers["slack"] = SlackDeliverer(client, plan_files(store, SystemClock()).build)
+        deliverers["slack"] = SlackDeliverer(client, plan_files(store, SystemClock()).build,
+                                             language=settings.bot_language, created=submit)
     return deliverers
 
 

@@ -118,7 +118,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     store = open_store(settings.database_url)
     for line in adapter_status(settings):
         log.info(line)
-    runtime = start_runtime(store, settings, scheduler, PlatformRouter(platform_deliverers(store, settings)))
+    router = PlatformRouter({})
+    runtime = start_runtime(store, settings, scheduler, router)
+    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle))
     log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
              else "scheduled here, run by the process started with --scheduler")
     if settings.bot_time_scale:

@@ -51,6 +51,19 @@ class SendFile:
 
 
 @dataclass(frozen=True)
+class CreateConversation:
+    """A channel for a group, made by the platform and then bound to the group as if
+    `requested_by` had typed `group <code>` in it."""
+
+    conversation: str  # the plenum: where the request came from
+    org: str
+    workshop_id: str
+    group: str
+    name: str  # a suggestion; the platform may add to it to make it unique
+    requested_by: str
+
+
+@dataclass(frozen=True)
 class Schedule:
     """Fire `timer` at `at` (replacing an earlier schedule of the same timer)."""
 
@@ -64,7 +77,7 @@ class Cancel:
     timer: str
 
 
-Effect = Post | Update | PostPrivate | OpenForm | SendFile | Schedule | Cancel
+Effect = Post | Update | PostPrivate | OpenForm | SendFile | CreateConversation | Schedule | Cancel
 TIMER_EFFECTS = (Schedule, Cancel)
 
 

@@ -43,6 +43,7 @@ ACTIONS: Mapping[str, Callable[[Turn, Mapping[str, str]], None]] = {
     "setup_measures": setup.open_measures,
     "setup_why": setup.open_why,
     "setup_agenda": setup.open_agenda,
+    "create_channels": setup.create_channels,
     "start": phases.start,
     "next": phases.advance,
     "extend": phases.extend,

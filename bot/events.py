@@ -64,6 +64,13 @@ class MemberJoined(Event):
     pass
 
 
+def channel_created(effect_org: str, workshop_id: str, group: str, conversation: str,
+                    by: Actor) -> Command:
+    """What a platform says once it made a group's channel: bind it, as `group E` typed there."""
+    return Command(event_id=f"created:{workshop_id}:{group}:{conversation}", org=effect_org,
+                   conversation=conversation, actor=by, workshop_id=workshop_id, text=f"group {group}")
+
+
 def timer_fired(timer: str, args: Mapping[str, str], late: bool = False) -> TimerFired:
     """The event a timer turns into; its id makes a second firing a duplicate (late or not)."""
     tail = ":".join(f"{k}={v}" for k, v in sorted(args.items()))

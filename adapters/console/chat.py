@@ -20,8 +20,9 @@ from adapters.console.files import PlanSaver
 from adapters.console.timers import ConsoleTimers
 from bot.clock import ManualClock, ScaledClock
 from bot.dispatch import Dispatcher
+from bot.effects import CreateConversation
 from bot.events import (Action, Actor, Command, Event, FormSubmitted, MemberJoined, SharedFile,
-                        timer_fired)
+                        channel_created, timer_fired)
 from bot.i18n import Translator
 from bot.ports import Outbox
 from bot.service import Result, WorkshopService
@@ -55,7 +56,8 @@ class ConsoleChat:
         self.t = Translator(language)
         self.names: dict[str, str] = {}
         self.timers = ConsoleTimers()
-        self.deliverer = ConsoleDeliverer(out, self.t, lambda user: self.names.get(user, user), saver)
+        self.deliverer = ConsoleDeliverer(out, self.t, lambda user: self.names.get(user, user), saver,
+                                          self._channel_created)
         self.dispatcher = Dispatcher(outbox, self.deliverer, self.timers, clock)
         self.last_event: Event | None = None
         self._turns = asyncio.Lock()  # typed commands and the running clock take turns
@@ -64,6 +66,10 @@ class ConsoleChat:
     def flowing(self) -> bool:
         """Whether time passes by itself (BOT_TIME_SCALE), or only when moved on."""
         return isinstance(self.clock, ScaledClock)
+
+    def _channel_created(self, effect: CreateConversation, conversation: str) -> None:
+        by = Actor(effect.requested_by, self.names.get(effect.requested_by, effect.requested_by))
+        self.service.handle(channel_created(effect.org, effect.workshop_id, effect.group, conversation, by))
 
     def person(self, name: str) -> Actor:
         actor = Actor("console:" + re.sub(r"\W+", "-", name.casefold()).strip("-"), name)

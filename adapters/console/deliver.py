@@ -11,7 +11,7 @@ from rich.text import Text as RichText
 
 from adapters.console.render import Line, render
 from adapters.console.files import PlanSaver
-from bot.effects import Effect, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.effects import CreateConversation, Effect, OpenForm, Post, PostPrivate, SendFile, Update
 from bot.i18n import Translator
 from bot.ui import Button, Form, Message
 
@@ -45,8 +45,10 @@ class OpenedForm:
 
 class ConsoleDeliverer:
     def __init__(self, out: Console, t: Translator, name_of: Callable[[str], str],
-                 saver: PlanSaver) -> None:
+                 saver: PlanSaver, created: Callable[[CreateConversation, str], None] = lambda e, c: None,
+                 ) -> None:
         self.out = out
+        self.created = created
         self.saver = saver
         self.files: list[Path] = []
         self.t = t
@@ -84,6 +86,12 @@ class ConsoleDeliverer:
                 lines.append(Line(self.t("plan_file.saved", path=path), "bold green"))
                 self._print(self._header(conversation), lines)
                 self._remember(conversation, None, "file", "", lines)
+            case CreateConversation(conversation, _, _, group, _, _):
+                # In the terminal a group's channel is simply called by the group's code.
+                line = Line(self.t("console.channel_created", conversation=group), "green")
+                self._print(self._header(conversation), [line])
+                self._remember(conversation, None, "channel", group, [line])
+                self.created(effect, group)
             case OpenForm(conversation, user, form):
                 self.forms[user] = OpenedForm(conversation, form, {f.name: f.value for f in form.fields})
                 line = Line(self.t("console.form_opened", name=self.name_of(user), title=form.title), "magenta")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -22,7 +23,8 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.render import message_payloads, modal
 from bot.dispatch import DeliveryError
-from bot.effects import Effect, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.effects import CreateConversation, Effect, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.events import Actor, Event, channel_created
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 from bot.plan.files import Attachment, UnknownWorkshop
 from bot.ui import Form, Message, Text
@@ -46,10 +48,12 @@ class SlackDeliverer:
     """
 
     def __init__(self, client: AsyncWebClient, files: Callable[[str], Attachment], *,
-                 interval: float = 1.0, language: str = DEFAULT_LANGUAGE) -> None:
+                 interval: float = 1.0, language: str = DEFAULT_LANGUAGE,
+                 created: Callable[[Event], object] = lambda event: None) -> None:
         client.retry_handlers = []
         self.client = client
         self.files = files
+        self.created = created  # hands "bind this new channel" back to the service
         self.language = language  # of the one text the adapter writes itself
         self.pacer = Pacer(interval)
 
@@ -75,9 +79,34 @@ class SlackDeliverer:
                 await self._open_form(channel_of(conversation), user_of(user), view_of(form, conversation), trigger)
             case SendFile(conversation, workshop_id, message):
                 await self._send_file(channel_of(conversation), workshop_id, message)
+            case CreateConversation(_, org, workshop_id, group, name, requested_by):
+                channel = await self._create_channel(name, user_of(requested_by))
+                bind = channel_created(org, workshop_id, group, "slack:" + channel,
+                                       Actor(requested_by, requested_by))
+                await asyncio.to_thread(self.created, bind)
             case _:
                 raise DeliveryError(f"Slack does not deliver {type(effect).__name__}", permanent=True)
         return None
+
+    async def _create_channel(self, name: str, requested_by: str) -> str:
+        """A public channel with the facilitator in it; a taken name gets a number."""
+        base = re.sub(r"[^a-z0-9_-]+", "-", name.casefold()).strip("-")[:70] or "ambition"
+        for attempt in range(1, 10):
+            try:
+                answer = await self.client.conversations_create(
+                    name=base if attempt == 1 else f"{base}-{attempt}")
+                break
+            except SlackApiError as error:
+                if error_code(error.response) != "name_taken":
+                    raise
+        else:
+            raise DeliveryError(f"no free channel name like {base!r}", permanent=True)
+        channel = str(answer["channel"]["id"])
+        try:
+            await self.client.conversations_invite(channel=channel, users=requested_by)
+        except SlackApiError as error:  # e.g. already_in_channel: they are there, which is the point
+            log.info("inviting %s to %s: %s", requested_by, channel, error_code(error.response))
+        return channel
 
     async def _post(self, channel: str, payloads: list[Payload]) -> str:
         """Post each payload in order; the ref is the first's, the one a later Update edits."""

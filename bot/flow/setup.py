@@ -10,6 +10,7 @@ from bot import catalog
 from bot.domain import agenda
 from bot.domain.groups import AREAS, conversation_of, plenum_of, working_groups
 from bot.domain.model import PLENUM, Conversation, Group, Member, Phase, Workshop
+from bot.effects import CreateConversation
 from bot.flow import views
 from bot.flow.inputs import FormReader, clean
 from bot.flow.turn import Refusal, Turn
@@ -76,6 +77,8 @@ def setup_card(turn: Turn) -> Message:
             views.button(turn, t("setup.choose_measures"), "setup_measures"),
             views.button(turn, t("setup.edit_why"), "setup_why"),
             views.button(turn, t("setup.edit_agenda"), "setup_agenda"),
+            *((views.button(turn, t("setup.create_channels"), "create_channels"),)
+              if _without_channel(ws) else ()),
             views.button(turn, t("setup.start"), "start", "primary"),
         )),
     )
@@ -215,6 +218,25 @@ def save_agenda(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) 
     form.done()
     turn.change(durations=durations, auto_advance=auto == AUTO[True])
     refresh_setup(turn)
+
+
+def _without_channel(ws: Workshop) -> list[str]:
+    return [g.code for g in working_groups(ws) if not conversation_of(ws, g.code)]
+
+
+def create_channels(turn: Turn, args: Mapping[str, str]) -> None:
+    """The platform makes a channel for each group that has none, named after the workshop."""
+    _require_setup(turn)
+    missing = _without_channel(turn.ws)
+    if not missing:
+        raise Refusal("refuse.channels_exist")
+    slug = "-".join("".join(ch if ch.isalnum() else " " for ch in turn.ws.title.casefold()).split())
+    for code in missing:
+        turn.effects.append(CreateConversation(
+            plenum_of(turn.ws), turn.ws.org, turn.ws.id, code,
+            turn.t("setup.channel_name", title=slug[:40] or turn.ws.id, group=code.casefold()),
+            turn.event.actor.id))
+    turn.reply(turn.t("setup.creating_channels", groups=turn.t.join(missing)))
 
 
 def bind_group(turn: Turn, args: Sequence[str]) -> None:

@@ -44,7 +44,7 @@ def test_a_person_can_set_up_and_start_a_workshop_by_typing(tmp_path: Path) -> N
         "1,5,9",
         "as Anna", "start",
         "as Tovholder", "i E", "gruppe E", "i plenum",
-        "tryk 5",  # Start workshoppen
+        "tryk 6",  # Start workshoppen (after "Opret gruppekanaler")
         "spol 31",
         "quit",
     ], tmp_path)
@@ -77,3 +77,17 @@ def test_console_help_and_leaving(tmp_path: Path) -> None:
 def test_pressing_a_button_that_is_not_there_is_harmless(line: str, tmp_path: Path) -> None:
     printed = run(["ny Fjordly", line, "quit"], tmp_path)
     assert "Traceback" not in printed
+
+
+def test_the_bot_makes_and_binds_the_group_channels_when_asked(tmp_path: Path) -> None:
+    printed = run([
+        "ny Fjordly",
+        "2", "1,5,9",  # three målepunkter
+        "tryk 5",  # Opret gruppekanaler
+        "tryk 6",  # Start workshoppen
+        "quit",
+    ], tmp_path)
+    for group, area in (("E", "Miljø"), ("S", "Sociale forhold"), ("G", "Governance")):
+        assert f"Kanalen #{group} er oprettet." in printed
+        assert f"Denne kanal hører nu til Gruppe {group} ({area})." in printed
+    assert "Fase 1 af 6: Introduktion og gruppeopdeling" in printed

@@ -41,7 +41,7 @@ def test_in_the_console_time_passes_by_itself_and_the_reminders_come(tmp_path: P
     out = io.StringIO()
     console = Console(file=out, width=120, soft_wrap=True, highlight=False)
     store = open_store(f"sqlite:///{tmp_path / 'console.sqlite3'}")
-    lines: Iterator[str] = iter(["ny Fjordly", "2", "1,5,9", "i E", "gruppe E", "i plenum", "tryk 5",
+    lines: Iterator[str] = iter(["ny Fjordly", "2", "1,5,9", "i E", "gruppe E", "i plenum", "tryk 6",
                                  "", "quit"])
 
     def ask(prompt: str) -> str:

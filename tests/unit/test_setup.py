@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.model import PLENUM, Phase
-from bot.effects import Post, PostPrivate
+from bot.effects import CreateConversation, Post, PostPrivate, Update
 from tests.harness import FACILITATOR, Room, refusal_only, texts
 
 
@@ -106,3 +106,30 @@ def test_a_workshop_is_invisible_from_another_organisation() -> None:
     assert isinstance(outcome.effects[0], PostPrivate)
     assert "ingen ambitionsworkshop" in refusal_only(outcome, FACILITATOR)
     assert room.ws is before
+
+
+def test_the_bot_can_make_the_group_channels_and_binds_each_to_its_group() -> None:
+    room = Room()
+    room.say(FACILITATOR, "plenum", "new Boligselskabet Fjordly")
+    room.say(FACILITATOR, "E", "group E")  # one channel exists already
+
+    made = room.press(FACILITATOR, "plenum", "create_channels")
+
+    wanted = [e for e in made.effects if isinstance(e, CreateConversation)]
+    assert [(e.group, e.name) for e in wanted] == [("S", "boligselskabet-fjordly-gruppe-s"),
+                                                   ("G", "boligselskabet-fjordly-gruppe-g")]
+    assert all(e.requested_by == "test:mette" and e.workshop_id == room.ws.id for e in wanted)
+    assert "Kanalerne til gruppe S og G oprettes nu" in room.last_private(FACILITATOR)
+    for effect in wanted:  # what the platform reports back once it made them
+        room.say(FACILITATOR, f"new-{effect.group}", f"group {effect.group}")
+    assert {c.group for c in room.ws.conversations.values()} == {"", "E", "S", "G"}
+    card = [e for e in room.effects if isinstance(e, (Post, Update)) and e.key == "setup"][-1]
+    assert "Opret gruppekanaler" not in texts(card.message)  # nothing left to make
+
+
+def test_only_the_facilitator_makes_channels_and_only_those_missing() -> None:
+    room = Room()
+    room.set_up()  # every group has its channel
+    assert "kun tovholderen" in refusal_only(room.act("Hanne", "plenum", "create_channels"), "Hanne").lower()
+    assert "allerede en kanal" in refusal_only(room.act(FACILITATOR, "plenum", "create_channels"),
+                                               FACILITATOR)

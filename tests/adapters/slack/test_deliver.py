@@ -22,6 +22,7 @@ from bot.clock import ManualClock
 from bot.dispatch import DeliveryError, Dispatcher
 from bot.effects import (
     Cancel,
+    CreateConversation,
     Effect,
     OpenForm,
     Post,
@@ -30,6 +31,7 @@ from bot.effects import (
     SendFile,
     Update,
 )
+from bot.events import Command, Event
 from bot.plan.files import Attachment, UnknownWorkshop
 from bot.plan.workbook import MEDIA_TYPE
 from bot.store.uow import SqlUnitOfWork
@@ -397,3 +399,23 @@ async def test_a_slack_outage_is_ridden_out_and_everything_arrives_once_in_order
     assert list(fake.uploads.values()) == [WORKBOOK.data]
     assert store.outbox.backlog() == 0
     store.close()
+
+
+async def test_a_group_channel_is_made_the_facilitator_invited_and_the_channel_bound(
+        fake: FakeSlackApi) -> None:
+    told: list[Event] = []
+    client = AsyncWebClient(token=TOKEN, base_url=fake.url, timeout=1)
+    made = SlackDeliverer(client, lambda workshop_id: WORKBOOK, interval=0, created=told.append)
+    fake.fail_next("conversations.create", error="name_taken")  # someone has that name already
+
+    await made.deliver(CreateConversation(CONVERSATION, "T1", WORKSHOP, "S", "Fjordly-gruppe-S!",
+                                          "slack:U42"), None)
+
+    names = [c.params["name"] for c in fake.calls_to("conversations.create")]
+    assert names == ["fjordly-gruppe-s", "fjordly-gruppe-s-2"]  # Slack's rules for names, then a number
+    [invite] = fake.calls_to("conversations.invite")
+    assert invite.params["users"] == "U42"
+    [bind] = told
+    assert isinstance(bind, Command) and bind.text == "group S"
+    assert (bind.org, bind.workshop_id, bind.actor.id) == ("T1", WORKSHOP, "slack:U42")
+    assert bind.conversation == "slack:" + invite.params["channel"]
