@@ -168,10 +168,13 @@ def processes(database_url: str, tmp_path: Path) -> Iterator[tuple[Store, WebPro
 def test_a_timer_scheduled_by_one_process_fires_in_the_scheduler_process(
         processes: tuple[Store, WebProcess, SchedulerProcess]) -> None:
     store, web, scheduler = processes
-    scheduler.start()
-    workshop = web.workshop(ends_in=3, org="org-a")
+    # The console's messages are this process's to deliver: the other process has no console
+    # to show them on, so it starts once the workshop is set up (real deployments give every
+    # process the same platforms).
+    workshop = web.workshop(ends_in=6, org="org-a")
     with store.sessions() as session:  # the job is in the shared store, written by this process
         assert session.get(SchedulerJobRow, timer_id(workshop)) is not None
+    scheduler.start()
 
     wait_for(lambda: times_up(store, workshop) > 0, "the end of phase 2 to fire", scheduler.log)
 
