@@ -64,6 +64,14 @@ class CreateConversation:
 
 
 @dataclass(frozen=True)
+class Invite:
+    """Bring these people into a group's channel (where the platform lets the bot do that)."""
+
+    conversation: str
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Schedule:
     """Fire `timer` at `at` (replacing an earlier schedule of the same timer)."""
 
@@ -77,7 +85,8 @@ class Cancel:
     timer: str
 
 
-Effect = Post | Update | PostPrivate | OpenForm | SendFile | CreateConversation | Schedule | Cancel
+Effect = (Post | Update | PostPrivate | OpenForm | SendFile | CreateConversation | Invite | Schedule
+          | Cancel)
 TIMER_EFFECTS = (Schedule, Cancel)
 
 

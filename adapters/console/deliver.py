@@ -11,7 +11,8 @@ from rich.text import Text as RichText
 
 from adapters.console.render import Line, render
 from adapters.console.files import PlanSaver
-from bot.effects import CreateConversation, Effect, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.effects import (CreateConversation, Effect, Invite, OpenForm, Post, PostPrivate, SendFile,
+                         Update)
 from bot.i18n import Translator
 from bot.ui import Button, Form, Message
 
@@ -92,6 +93,11 @@ class ConsoleDeliverer:
                 self._print(self._header(conversation), [line])
                 self._remember(conversation, None, "channel", group, [line])
                 self.created(effect, group)
+            case Invite(conversation, users):
+                names = self.t.join([self.name_of(u) for u in users])
+                line = Line(self.t("console.invited", names=names), "green")
+                self._print(self._header(conversation), [line])
+                self._remember(conversation, None, "invite", "", [line])
             case OpenForm(conversation, user, form):
                 self.forms[user] = OpenedForm(conversation, form, {f.name: f.value for f in form.fields})
                 line = Line(self.t("console.form_opened", name=self.name_of(user), title=form.title), "magenta")

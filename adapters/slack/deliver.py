@@ -23,7 +23,16 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.render import message_payloads, modal
 from bot.dispatch import DeliveryError
-from bot.effects import CreateConversation, Effect, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.effects import (
+    CreateConversation,
+    Effect,
+    Invite,
+    OpenForm,
+    Post,
+    PostPrivate,
+    SendFile,
+    Update,
+)
 from bot.events import Actor, Event, channel_created
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 from bot.plan.files import Attachment, UnknownWorkshop
@@ -79,6 +88,8 @@ class SlackDeliverer:
                 await self._open_form(channel_of(conversation), user_of(user), view_of(form, conversation), trigger)
             case SendFile(conversation, workshop_id, message):
                 await self._send_file(channel_of(conversation), workshop_id, message)
+            case Invite(conversation, users):
+                await self._invite(channel_of(conversation), users)
             case CreateConversation(_, org, workshop_id, group, name, requested_by):
                 channel = await self._create_channel(name, user_of(requested_by))
                 bind = channel_created(org, workshop_id, group, "slack:" + channel,
@@ -87,6 +98,17 @@ class SlackDeliverer:
             case _:
                 raise DeliveryError(f"Slack does not deliver {type(effect).__name__}", permanent=True)
         return None
+
+    async def _invite(self, channel: str, users: tuple[str, ...]) -> None:
+        """People of this workspace into a group's channel; those in it already stay as they are."""
+        ids = [user_of(u) for u in users if u.startswith("slack:")]
+        if not ids:
+            return
+        try:
+            await self.client.conversations_invite(channel=channel, users=",".join(ids), force=True)
+        except SlackApiError as error:
+            if error_code(error.response) not in ("already_in_channel", "cant_invite_self"):
+                raise
 
     async def _create_channel(self, name: str, requested_by: str) -> str:
         """A public channel with the facilitator in it; a taken name gets a number."""

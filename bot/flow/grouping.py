@@ -155,7 +155,7 @@ def approve(turn: Turn, args: Mapping[str, str]) -> None:
     for group in working_groups(turn.ws):
         conversation = conversation_of(turn.ws, group.code)
         if conversation:
-            turn.post(conversation, views.welcome_card(turn, group.code), key=f"welcome:{group.code}")
+            views.welcome(turn, group.code, conversation)
         else:
             unbound.append(group.code)
     if unbound:

@@ -256,5 +256,5 @@ def bind_group(turn: Turn, args: Sequence[str]) -> None:
     turn.save(replace(bound, group=code) if bound else Conversation(id=here, group=code))
     turn.post(here, Message((Text(turn.t("setup.bound", group=views.group_label(turn, code))),)))
     if turn.ws.split_approved:
-        turn.post(here, views.welcome_card(turn, code), key=f"welcome:{code}")
+        views.welcome(turn, code, here)
     refresh_setup(turn)

@@ -9,6 +9,7 @@ from bot.domain import agenda
 from bot.domain.groups import measures_of, members_of
 from bot.domain.model import Comment, Level, Measure, Phase, SmartGoal, Workshop
 from bot.flow.turn import Turn
+from bot.effects import Invite
 from bot.ui import Block, Button, Buttons, Fields, Heading, Message, Note, Text
 
 LEVELS = tuple(Level)
@@ -112,6 +113,14 @@ def goal_line(turn: Turn, goal: SmartGoal) -> str:
     checks = smart.check(goal, turn.today())
     return turn.t("goal.line", number=goal.number, text=goal.text,
                   passed=smart.passed(checks), total=len(checks))
+
+
+def welcome(turn: Turn, code: str, conversation: str) -> None:
+    """A group's channel, once the split is approved: its people are invited, then welcomed."""
+    members = tuple(m.id for m in members_of(turn.ws, code))
+    if members:
+        turn.effects.append(Invite(conversation, members))
+    turn.post(conversation, welcome_card(turn, code), key=f"welcome:{code}")
 
 
 def announcement(turn: Turn, where: str) -> Message:

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.codec import dumps, loads
-from bot.effects import (Cancel, CreateConversation, Effect, OpenForm, Post, PostPrivate, Schedule,
-                         SendFile, Update)
+from bot.effects import (Cancel, CreateConversation, Effect, Invite, OpenForm, Post, PostPrivate,
+                         Schedule, SendFile, Update)
 from bot.ui import (Block, Button, Buttons, FieldKind, Fields, Form, FormField, Heading, Message,
                     Note, Progress, Text)
 from tests.conftest import START
@@ -65,6 +65,7 @@ def every_effect(text: str = "Hej 👋") -> list[Effect]:
         OpenForm("S", "U-anna", Form("empty", text, "OK", ())),
         SendFile("plenum", "w1234", message(text)),
         CreateConversation("plenum", "T1", "w1234", "E", f"fjordly-{text}", "U-anna"),
+        Invite("E", ("U-anna", text)),
         Schedule("phase-end", START, {"phase": "ambitions", "note": text}),
         Schedule("reminder", datetime(2026, 11, 27, 9, 30, tzinfo=ZoneInfo("Europe/Copenhagen"))),
         Cancel("phase-end"),

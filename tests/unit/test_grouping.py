@@ -6,6 +6,7 @@ from collections import Counter
 
 from bot.domain.groups import members_of, propose_split
 from bot.domain.model import Member, Phase
+from bot.effects import Invite
 from tests.harness import FACILITATOR, Room, actor, refusal_only
 
 
@@ -101,3 +102,13 @@ def test_someone_choosing_a_group_after_the_proposal_is_placed_when_it_is_approv
     room.press(FACILITATOR, "plenum", "approve_split")
     assert room.ws.members[actor("Zoe").id].group == "S"
     assert "Zoe" in room.posted_in("S")[-1]
+
+
+def test_when_the_split_is_approved_each_groups_people_are_invited_to_its_channel() -> None:
+    room = Room()
+    room.to_intro()
+    room.press(FACILITATOR, "plenum", "propose_split")
+    approved = room.press(FACILITATOR, "plenum", "approve_split")
+    invites = {e.conversation: set(e.users) for e in approved.effects if isinstance(e, Invite)}
+    assert invites == {code: {m.id for m in members_of(room.ws, code)} for code in ("E", "S", "G")}
+    assert actor("Hanne").id in invites["S"]

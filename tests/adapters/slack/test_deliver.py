@@ -24,6 +24,7 @@ from bot.effects import (
     Cancel,
     CreateConversation,
     Effect,
+    Invite,
     OpenForm,
     Post,
     PostPrivate,
@@ -419,3 +420,12 @@ async def test_a_group_channel_is_made_the_facilitator_invited_and_the_channel_b
     assert isinstance(bind, Command) and bind.text == "group S"
     assert (bind.org, bind.workshop_id, bind.actor.id) == ("T1", WORKSHOP, "slack:U42")
     assert bind.conversation == "slack:" + invite.params["channel"]
+
+
+async def test_a_groups_people_are_invited_to_its_channel(fake: FakeSlackApi) -> None:
+    await deliverer(fake).deliver(Invite(CONVERSATION, ("slack:U1", "slack:U2", "console:x")), None)
+    [call] = fake.calls_to("conversations.invite")
+    assert (call.params["channel"], call.params["users"]) == (CHANNEL, "U1,U2")
+
+    fake.fail_next("conversations.invite", error="already_in_channel")
+    await deliverer(fake).deliver(Invite(CONVERSATION, ("slack:U1",)), None)  # no error: they are in
