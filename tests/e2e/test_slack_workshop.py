@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from adapters.slack.render import message_payloads
 from bot.codec import loads
-from bot.effects import OpenForm, Post, PostPrivate, SendFile, Update
+from bot.effects import Invite, OpenForm, Post, PostPrivate, SendFile, Update
 from bot.store.tables import OutboxRow
 from tests.e2e.slack_driver import Shown, SlackWorkshop, user_id
 from tests.fakes.slack_api import TOKEN
@@ -394,6 +394,8 @@ def intended(slack: SlackWorkshop) -> Mapping[str, list[tuple[str, str]]]:
                     wanted[channel].append(("views.open", ""))
                 case SendFile():
                     wanted[channel].append(("files.completeUploadExternal", ""))
+                case Invite():
+                    wanted[channel].append(("conversations.invite", ""))
     return wanted
 
 
@@ -412,6 +414,8 @@ def delivered(slack: SlackWorkshop) -> Mapping[str, list[tuple[str, str]]]:
             got[opened_in[call.params["trigger_id"]]].append(("views.open", ""))
         elif call.method == "files.completeUploadExternal":
             got[call.params["channel_id"]].append((call.method, ""))
+        elif call.method == "conversations.invite":
+            got[call.params["channel"]].append((call.method, ""))
         else:
             got[call.params["channel"]].append((call.method, call.params["text"]))
     return got
