@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.domain.model import Measure, Phase
+from bot.domain.names import slug
 from bot.events import Command
 from bot.flow import setup
 from bot.flow.turn import Refusal, Turn
 from bot.i18n import Translator
-from bot.plan.measures_file import ImportedMeasure, Problem, read_measures
+from bot.plan.measures_file import ImportedMeasure, read_measures
+from bot.plan.problems import Problem
 
 MAX_SHOWN = 12  # problems listed in the answer; a file of 500 bad rows needs no 500 lines
-_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
 
 
 def import_measures(turn: Turn, args: Sequence[str]) -> None:
@@ -41,8 +41,7 @@ def to_measures(rows: Sequence[ImportedMeasure]) -> list[Measure]:
     """Målepunkter with readable ids made from their names (unique within the file)."""
     measures: list[Measure] = []
     for position, row in enumerate(rows, start=1):
-        slug = re.sub(r"[^a-z0-9]+", "-", row.name.casefold().translate(_DANISH)).strip("-")[:40]
-        base = measure_id = f"{row.area}-{slug or position}"
+        base = measure_id = f"{row.area}-{slug(row.name) or position}"
         while any(m.id == measure_id for m in measures):
             measure_id = f"{base}-{position}"
         measures.append(Measure(id=measure_id, area=row.area, name=row.name,

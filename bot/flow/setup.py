@@ -10,12 +10,23 @@ from bot import catalog
 from bot.domain import agenda
 from bot.domain.groups import AREAS, conversation_of, plenum_of, working_groups
 from bot.domain.model import PLENUM, Conversation, Group, Member, Phase, Workshop
+from bot.domain.names import slug
 from bot.effects import CreateConversation
 from bot.flow import views
 from bot.flow.inputs import FormReader, clean
 from bot.flow.turn import Refusal, Turn
 from bot.i18n import LANGUAGES
-from bot.ui import Buttons, Fields, FieldKind, Form, FormField, Heading, Message, Note, Text
+from bot.ui import (
+    Buttons,
+    FieldKind,
+    Fields,
+    Form,
+    FormField,
+    Heading,
+    Message,
+    Note,
+    Text,
+)
 
 MAX_MEASURES = 9
 RECOMMENDED_MEASURES = 6
@@ -230,11 +241,10 @@ def create_channels(turn: Turn, args: Mapping[str, str]) -> None:
     missing = _without_channel(turn.ws)
     if not missing:
         raise Refusal("refuse.channels_exist")
-    slug = "-".join("".join(ch if ch.isalnum() else " " for ch in turn.ws.title.casefold()).split())
     for code in missing:
         turn.effects.append(CreateConversation(
             plenum_of(turn.ws), turn.ws.org, turn.ws.id, code,
-            turn.t("setup.channel_name", title=slug[:40] or turn.ws.id, group=code.casefold()),
+            turn.t("setup.channel_name", title=slug(turn.ws.title) or turn.ws.id, group=code.casefold()),
             turn.event.actor.id))
     turn.reply(turn.t("setup.creating_channels", groups=turn.t.join(missing)))
 

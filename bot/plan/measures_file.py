@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import PurePath
 
 from bot.domain.model import Area
 from bot.domain.numbers import parse_number
+from bot.plan.problems import Problem
 
 MAX_MEASURES = 9
 MAX_BYTES = 2 * 1024 * 1024
@@ -28,13 +29,6 @@ class ImportedMeasure:
     description: str = ""
     current_value: str = ""
     unit: str = ""
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int
-    key: str
-    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from io import BytesIO
@@ -22,19 +22,13 @@ from bot.domain import followup
 from bot.domain.model import FollowUp, GoalStatus, Workshop
 from bot.domain.numbers import parse_number, show_number
 from bot.i18n import LANGUAGES, Translator
+from bot.plan.problems import Problem
 from bot.plan.workbook import PLAN_COLUMNS
 from bot.ports import ConcurrencyConflict, UnitOfWork
 
 READ = ("status", "progress", "comment")
 MAX_COMMENT = 2000
 ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int  # as the spreadsheet numbers it; 0 for the file as a whole
-    key: str  # catalog key: plan_import.<reason>
-    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

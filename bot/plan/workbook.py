@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from io import BytesIO
@@ -17,11 +16,30 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.domain import agenda, followup
 from bot.domain.groups import AREAS, members_of, working_groups
-from bot.domain.model import AmbitionStatus, GoalStatus, Level, Measure, SmartGoal, Workshop
+from bot.domain.model import (
+    AmbitionStatus,
+    GoalStatus,
+    Level,
+    Measure,
+    SmartGoal,
+    Workshop,
+)
+from bot.domain.names import slug
 from bot.domain.numbers import parse_number
 from bot.i18n import Translator
-from bot.plan.cells import (SECTION_FONT, Column, Formats, Kind, Value, add_styles, fit_height, header_row, letter,
-                            put, put_text)
+from bot.plan.cells import (
+    SECTION_FONT,
+    Column,
+    Formats,
+    Kind,
+    Value,
+    add_styles,
+    fit_height,
+    header_row,
+    letter,
+    put,
+    put_text,
+)
 
 # Widths add up to what still prints readably on one A4 page across (about half size).
 PLAN_COLUMNS = (
@@ -49,7 +67,6 @@ AGENDA_COLUMNS = (
 )
 OVERDUE_FILL = PatternFill("solid", fgColor="FFC7CE")  # Excel's own "light red fill"
 OVERDUE_FONT = Font(bold=True, color="9C0006")
-_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -75,10 +92,7 @@ def build_workbook(ws: Workshop, t: Translator, now: datetime) -> bytes:
 
 def plan_filename(ws: Workshop, t: Translator) -> str:
     """handlingsplan-boligselskabet-fjordly-2026-11-27.xlsx: plain ASCII, safe everywhere."""
-    plain = unicodedata.normalize("NFKD", ws.title.casefold().translate(_DANISH))
-    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in plain)
-    slug = "-".join(part for part in slug.split("-") if part)[:40].strip("-")
-    return f"{t('excel.filename')}-{slug or ws.id}-{ws.date.isoformat()}.xlsx"
+    return f"{t('excel.filename')}-{slug(ws.title) or ws.id}-{ws.date.isoformat()}.xlsx"
 
 
 def ordered_goals(ws: Workshop) -> list[SmartGoal]:
