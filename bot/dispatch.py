@@ -16,17 +16,22 @@ MAX_ATTEMPTS = 20  # about an hour and a half of trying before an effect is set 
 
 
 class DeliveryError(Exception):
-    """A platform refused or failed. `retry_after` is its own hint (HTTP 429 Retry-After)."""
+    """A platform refused or failed. `retry_after` is its own hint (HTTP 429 Retry-After);
+    `progress` is what the attempt did before it failed, handed to the next attempt."""
 
-    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False):
+    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False,
+                 progress: str | None = None):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.progress = progress
 
 
 class Deliverer(Protocol):
     async def deliver(self, effect: Effect, ref: str | None) -> str | None:
-        """Send a message; for a post, return the platform's id of it (to update it later)."""
+        """Send a message; for a post, return the platform's id of it (to update it later).
+        `ref` is, for an Update, the id of the message it edits; for any other effect, the
+        `progress` of its last failed attempt (None on the first)."""
 
 
 class Timers(Protocol):
@@ -85,7 +90,7 @@ class Dispatcher:
         if isinstance(effect, Cancel):
             self.timers.cancel(effect)
             return None
-        ref = self.outbox.ref(item.workshop_id, effect.key) if isinstance(effect, Update) else None
+        ref = self.outbox.ref(item.workshop_id, effect.key) if isinstance(effect, Update) else item.progress
         return await self.deliverer.deliver(effect, ref)
 
     def _failed(self, item: Pending, error: Exception) -> bool:
@@ -93,13 +98,14 @@ class Dispatcher:
         now = self.clock.now()
         attempts = item.attempts + 1
         permanent = isinstance(error, DeliveryError) and error.permanent
+        progress = error.progress if isinstance(error, DeliveryError) else None
         if permanent or attempts >= MAX_ATTEMPTS:
             log.error("giving up on outbox item %s after %s attempts: %s", item.id, attempts, error)
-            self.outbox.failed(item, repr(error), None, now)
+            self.outbox.failed(item, repr(error), None, now, progress)
             return False
         hint = error.retry_after if isinstance(error, DeliveryError) else None
         wait = hint if hint is not None else BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
         log.warning("outbox item %s failed (attempt %s), retrying in %ss: %s", item.id, attempts,
                     wait, error)
-        self.outbox.failed(item, repr(error), now + timedelta(seconds=wait), now)
+        self.outbox.failed(item, repr(error), now + timedelta(seconds=wait), now, progress)
         return True

@@ -49,6 +49,7 @@ class Pending:
     effect: Effect
     attempts: int
     next_attempt_at: datetime
+    progress: str | None = None  # what an earlier, failed attempt already did on the platform
 
 
 class Outbox(Protocol):
@@ -57,7 +58,8 @@ class Outbox(Protocol):
         (so a lane stuck on a slow platform never starves the others, and keeps its order)."""
 
     def delivered(self, item: Pending, ref: str | None, now: datetime) -> None: ...
-    def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime) -> None: ...
+    def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
+               progress: str | None = None) -> None: ...
     def ref(self, workshop_id: str, key: str) -> str | None: ...
 
 

@@ -104,3 +104,6 @@ class Form:
     fields: tuple[FormField, ...]
     args: Mapping[str, str] = field(default_factory=dict)
     intro: str = ""
+    # What to tell the person if the form can no longer open (Slack opens a modal only within
+    # seconds of the click); written by the engine, so it is in the workshop's language.
+    expired: str = ""

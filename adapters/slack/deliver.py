@@ -34,7 +34,6 @@ from bot.effects import (
     Update,
 )
 from bot.events import Actor, Event, channel_created
-from bot.i18n import DEFAULT_LANGUAGE, Translator
 from bot.plan.files import Attachment, UnknownWorkshop
 from bot.ui import Form, Message, Text
 
@@ -57,44 +56,48 @@ class SlackDeliverer:
     """
 
     def __init__(self, client: AsyncWebClient, files: Callable[[str], Attachment], *,
-                 interval: float = 1.0, language: str = DEFAULT_LANGUAGE,
-                 created: Callable[[Event], object] = lambda event: None) -> None:
+                 interval: float = 1.0, created: Callable[[Event], object] = lambda event: None) -> None:
         client.retry_handlers = []
         self.client = client
         self.files = files
         self.created = created  # hands "bind this new channel" back to the service
-        self.language = language  # of the one text the adapter writes itself
         self.pacer = Pacer(interval)
 
     async def deliver(self, effect: Effect, ref: str | None) -> str | None:
         try:
             return await self._deliver(effect, ref)
-        except SlackApiError as error:
-            raise api_failure(error.response) from error
-        except SlackRequestError as error:  # mostly: the upload host refused the file's bytes
-            raise DeliveryError(f"Slack request failed: {error}") from error
-        except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise DeliveryError(f"Slack did not answer: {type(error).__name__} {error}") from error
+        except Partial as partial:
+            failure = failure_of(partial.__cause__)
+            failure.progress = partial.progress
+            raise failure from partial.__cause__
+        except Exception as error:
+            raise failure_of(error) from error
 
     async def _deliver(self, effect: Effect, ref: str | None) -> str | None:
         match effect:
             case Post(conversation, message):
-                return await self._post(channel_of(conversation), payloads_of(message))
+                return await self._post(channel_of(conversation), payloads_of(message), ref)
             case Update(conversation, _, message):
                 return await self._update(channel_of(conversation), ref, message)
             case PostPrivate(conversation, user, message):
                 await self._post_private(channel_of(conversation), user_of(user), message)
             case OpenForm(conversation, user, form, trigger):
-                await self._open_form(channel_of(conversation), user_of(user), view_of(form, conversation), trigger)
+                await self._open_form(conversation, user_of(user), form, trigger)
             case SendFile(conversation, workshop_id, message):
                 await self._send_file(channel_of(conversation), workshop_id, message)
             case Invite(conversation, users):
                 await self._invite(channel_of(conversation), users)
             case CreateConversation(_, org, workshop_id, group, name, requested_by):
-                channel = await self._create_channel(name, user_of(requested_by))
-                bind = channel_created(org, workshop_id, group, "slack:" + channel,
-                                       Actor(requested_by, requested_by))
-                await asyncio.to_thread(self.created, bind)
+                # An earlier attempt may have made the channel already (its progress): a
+                # second conversations.create would make a second channel, "…-2".
+                channel = ref or await self._create_channel(name)
+                try:
+                    await self._invite_creator(channel, user_of(requested_by))
+                    bind = channel_created(org, workshop_id, group, "slack:" + channel,
+                                           Actor(requested_by, requested_by))
+                    await asyncio.to_thread(self.created, bind)
+                except Exception as error:
+                    raise Partial(channel) from error
             case _:
                 raise DeliveryError(f"Slack does not deliver {type(effect).__name__}", permanent=True)
         return None
@@ -110,8 +113,8 @@ class SlackDeliverer:
             if error_code(error.response) not in ("already_in_channel", "cant_invite_self"):
                 raise
 
-    async def _create_channel(self, name: str, requested_by: str) -> str:
-        """A public channel with the facilitator in it; a taken name gets a number."""
+    async def _create_channel(self, name: str) -> str:
+        """A public channel; a taken name gets a number."""
         base = re.sub(r"[^a-z0-9_-]+", "-", name.casefold()).strip("-")[:70] or "ambition"
         for attempt in range(1, 10):
             try:
@@ -123,16 +126,28 @@ class SlackDeliverer:
                     raise
         else:
             raise DeliveryError(f"no free channel name like {base!r}", permanent=True)
-        channel = str(answer["channel"]["id"])
-        try:
-            await self.client.conversations_invite(channel=channel, users=requested_by)
-        except SlackApiError as error:  # e.g. already_in_channel: they are there, which is the point
-            log.info("inviting %s to %s: %s", requested_by, channel, error_code(error.response))
-        return channel
+        return str(answer["channel"]["id"])
 
-    async def _post(self, channel: str, payloads: list[Payload]) -> str:
-        """Post each payload in order; the ref is the first's, the one a later Update edits."""
-        refs = [await self._post_one(channel, payload) for payload in payloads]
+    async def _invite_creator(self, channel: str, user: str) -> None:
+        try:
+            await self.client.conversations_invite(channel=channel, users=user)
+        except SlackApiError as error:  # e.g. already_in_channel: they are there, which is the point
+            if api_failure(error.response).permanent:
+                log.info("inviting %s to %s: %s", user, channel, error_code(error.response))
+            else:
+                raise
+
+    async def _post(self, channel: str, payloads: list[Payload], progress: str | None = None) -> str:
+        """Post each payload in order; the ref is the first's, the one a later Update edits.
+        A message split in parts that failed halfway goes on after the parts already posted."""
+        refs = progress.split() if progress else []
+        for payload in payloads[len(refs):]:
+            try:
+                refs.append(await self._post_one(channel, payload))
+            except Exception as error:
+                if refs:
+                    raise Partial(" ".join(refs)) from error
+                raise
         return refs[0]
 
     async def _post_one(self, channel: str, payload: Payload) -> str:
@@ -156,10 +171,10 @@ class SlackDeliverer:
         for payload in payloads_of(message):
             await self.client.chat_postEphemeral(channel=channel, user=user, **payload)
 
-    async def _open_form(self, channel: str, user: str, view: Payload, trigger: str) -> None:
+    async def _open_form(self, conversation: str, user: str, form: Form, trigger: str) -> None:
         if trigger:
             try:
-                await self.client.views_open(trigger_id=trigger, view=view)
+                await self.client.views_open(trigger_id=trigger, view=view_of(form, conversation))
                 return
             except SlackApiError as error:
                 code = error_code(error.response)
@@ -170,11 +185,8 @@ class SlackDeliverer:
                     raise
         # A trigger lives three seconds: after a retry or a queue it is gone, and only a new
         # press of the button gives a new one.
-        await self._post_private(channel, user, self._form_expired())
-
-    def _form_expired(self) -> Message:
-        text = Translator(self.language)("slack.form_expired")
-        return Message((Text(text),), summary=text)
+        await self._post_private(channel_of(conversation), user,
+                                 Message((Text(form.expired),), summary=form.expired))
 
     async def _send_file(self, channel: str, workshop_id: str, message: Message) -> None:
         try:
@@ -187,6 +199,29 @@ class SlackDeliverer:
             await self.client.files_upload_v2(channel=channel, content=attachment.data,
                                               filename=attachment.name, title=attachment.name,
                                               initial_comment=comment)
+
+
+class Partial(Exception):
+    """A delivery that failed after some of its steps went through: `progress` says which, so
+    that the retry (which gets it back as its ref) does not do them twice."""
+
+    def __init__(self, progress: str) -> None:
+        super().__init__(progress)
+        self.progress = progress
+
+
+def failure_of(error: BaseException | None) -> DeliveryError:
+    """What a failure means for the dispatcher."""
+    match error:
+        case DeliveryError():
+            return error
+        case SlackApiError():
+            return api_failure(error.response)
+        case SlackRequestError():  # mostly: the upload host refused the file's bytes
+            return DeliveryError(f"Slack request failed: {error}")
+        case TimeoutError() | aiohttp.ClientError() | OSError():
+            return DeliveryError(f"Slack did not answer: {type(error).__name__} {error}")
+    return DeliveryError(f"delivering to Slack failed: {type(error).__name__}: {error}")
 
 
 class Pacer:

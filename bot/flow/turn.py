@@ -113,6 +113,7 @@ class Turn:
         self.effects.append(PostPrivate(self.event.conversation, self.event.actor.id, message))
 
     def open_form(self, form: Form) -> None:
+        form = replace(form, expired=self.t("form.expired"))
         self.effects.append(OpenForm(self.event.conversation, self.event.actor.id, form,
                                      self.event.trigger))
 

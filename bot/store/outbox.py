@@ -63,13 +63,14 @@ class SqlOutbox:
                 session.merge(PostedMessageRow(workshop_id=item.workshop_id, key=effect.key,
                                                ref=ref, updated_at=now))
 
-    def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime) -> None:
+    def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
+               progress: str | None = None) -> None:
         """Try again at `retry_at`, or give up for good when it is None."""
         with self._sessions.begin() as session:
             session.execute(update(OutboxRow).where(OutboxRow.id == item.id).values(
                 attempts=item.attempts + 1, last_error=error[:2000],
                 next_attempt_at=retry_at or now, failed_at=None if retry_at else now,
-                claimed_until=None))
+                claimed_until=None, progress=progress or item.progress))
 
     def ref(self, workshop_id: str, key: str) -> str | None:
         with self._sessions() as session:
@@ -105,4 +106,4 @@ def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str,
 
 def _pending(row: OutboxRow) -> Pending:
     return Pending(row.id, row.workshop_id, row.lane, loads(row.payload), row.attempts,
-                   row.next_attempt_at)
+                   row.next_attempt_at, row.progress)

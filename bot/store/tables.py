@@ -249,6 +249,8 @@ class OutboxRow(Base):
     # deliver the same effect, nor two effects of one conversation at once.
     claimed_by: Mapped[str] = mapped_column(String(64), default="")
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # What a failed attempt already did on the platform, handed to the next attempt.
+    progress: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
 class SchedulerJobRow(Base):

@@ -40,6 +40,7 @@ class Fault:
     error: str = ""
     times: int = 1
     disconnect: bool = False  # drop the connection unanswered, as a reset does
+    after: int = 0  # calls that go through before the fault starts
 
 
 @dataclass
@@ -89,11 +90,11 @@ class FakeSlackApi:
 
     def fail_next(self, method: str, *, status: int = 200, retry_after: int | None = None,
                   timeout: float = 0, error: str = "", times: int = 1,
-                  disconnect: bool = False) -> None:
-        """The next `times` calls of `method` ("*": any method, "upload": the upload URL) fail:
-        with an HTTP status, a sleep of `timeout` seconds, a dropped connection, or
-        `ok: false` with `error`."""
-        fault = Fault(status, retry_after, timeout, error, times, disconnect)
+                  disconnect: bool = False, after: int = 0) -> None:
+        """The next `times` calls of `method` ("*": any method, "upload": the upload URL),
+        after `after` that go through, fail: with an HTTP status, a sleep of `timeout`
+        seconds, a dropped connection, or `ok: false` with `error`."""
+        fault = Fault(status, retry_after, timeout, error, times, disconnect, after)
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
 
@@ -125,6 +126,9 @@ class FakeSlackApi:
             if not queue:
                 return None
             fault = queue[0]
+            if fault.after > 0:
+                fault.after -= 1
+                return None
             fault.times -= 1
             if fault.times <= 0:
                 queue.pop(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain.model import Level, Phase
 from bot.effects import Update
 from tests.harness import FACILITATOR, Room, actor, refusal_only, texts
@@ -94,3 +96,13 @@ def test_sentences_cannot_be_written_once_the_plenum_has_started() -> None:
     assert room.ws.phase == Phase.AMBITIONS_PLENUM
     refused = room.act("Hanne", "S", "edit_ambition", m="S-tilfredshed")
     assert "Plenum: enighed" in refusal_only(refused, "Hanne")
+
+
+@pytest.mark.parametrize(("language", "words"), [("da", "Tryk på knappen igen"),
+                                                  ("en", "press the button again")])
+def test_a_form_says_in_the_workshops_language_what_to_do_if_it_cannot_open(
+        language: str, words: str) -> None:
+    room = Room(language=language)
+    room.to_ambitions()
+    room.press("Karen", "S", "edit_ambition", m="S-tilfredshed")
+    assert words in room.form("Karen").form.expired

@@ -40,6 +40,7 @@ class Row:
     delivered_at: datetime | None = None
     failed_at: datetime | None = None
     last_error: str = ""
+    progress: str | None = None
 
 
 class FakeOutbox:
@@ -67,8 +68,8 @@ class FakeOutbox:
     def pending(self, limit: int) -> Sequence[Pending]:
         waiting = sorted((r for r in self.rows if r.delivered_at is None and r.failed_at is None),
                          key=lambda r: r.id)
-        return [Pending(r.id, r.workshop_id, r.lane, r.effect, r.attempts, r.next_attempt_at)
-                for r in waiting[:limit]]
+        return [Pending(r.id, r.workshop_id, r.lane, r.effect, r.attempts, r.next_attempt_at,
+                        r.progress) for r in waiting[:limit]]
 
     def due(self, now: datetime, limit: int) -> Sequence[Pending]:
         waiting = {p.lane for p in self.pending(len(self.rows)) if p.next_attempt_at > now}
@@ -80,9 +81,11 @@ class FakeOutbox:
         if isinstance(item.effect, Post) and item.effect.key and ref is not None:
             self.refs[(item.workshop_id, item.effect.key)] = ref
 
-    def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime) -> None:
+    def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
+               progress: str | None = None) -> None:
         row = self.row(item.id)
         row.attempts, row.last_error = item.attempts + 1, error[:2000]
+        row.progress = progress or item.progress
         row.next_attempt_at = retry_at or now
         row.failed_at = None if retry_at else now  # no retry time: set aside for good
 
@@ -306,6 +309,19 @@ async def test_an_update_of_a_message_never_posted_is_delivered_without_a_ref() 
     await r.dispatcher.deliver_due()
 
     assert r.deliverer.delivered == [(update, None)]
+
+
+async def test_a_retry_is_handed_what_the_failed_attempt_had_already_done() -> None:
+    r = rig(DeliveryError("the second part failed", progress="ts-part-1"),
+            DeliveryError("failed again, before anything more went out"))
+    long_post = post("plenum", "long")
+    r.outbox.add(long_post)
+
+    for _ in range(3):
+        await r.dispatcher.deliver_due()
+        r.clock.advance(timedelta(minutes=1))
+
+    assert r.deliverer.delivered == [(long_post, "ts-part-1")]  # kept through the second failure
 
 
 async def test_schedule_and_cancel_go_to_the_timers_not_to_the_platform() -> None:

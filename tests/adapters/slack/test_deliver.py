@@ -45,7 +45,7 @@ CONVERSATION = f"slack:{CHANNEL}"
 WORKSHOP = "ws-1"
 WORKBOOK = Attachment("Handlingsplan.xlsx", MEDIA_TYPE, b"PK\x03\x04 not really a workbook \x00\xff")
 FORM = Form("ambition", "Ambition", "Save", (FormField("text", "Sentence", FieldKind.LONG_TEXT),),
-            {"point": "p1"})
+            {"point": "p1"}, expired="Formularen kunne ikke åbnes. Tryk på knappen igen.")
 
 
 @pytest.fixture
@@ -102,6 +102,20 @@ async def test_a_long_post_goes_out_as_several_messages_in_order_and_the_ref_is_
     calls = fake.calls_to("chat.postMessage")
     assert [c.params["blocks"] for c in calls] == [p["blocks"] for p in payloads]
     assert ref == f"{CHANNEL}|1700000000.000100"
+
+
+async def test_a_long_post_that_failed_halfway_goes_on_where_it_stopped(fake: FakeSlackApi) -> None:
+    payloads = message_payloads(long_message())
+    slack = deliverer(fake)
+    fake.fail_next("chat.postMessage", status=503, after=1)
+
+    with pytest.raises(DeliveryError) as failed:
+        await slack.deliver(Post(CONVERSATION, long_message()), None)
+    ref = await slack.deliver(Post(CONVERSATION, long_message()), failed.value.progress)
+
+    posted = fake.calls_to("chat.postMessage", ok_only=True)
+    assert [c.params["blocks"] for c in posted] == [p["blocks"] for p in payloads]  # each once
+    assert ref == f"{CHANNEL}|1700000000.000100"  # still the first part's, which updates edit
 
 
 async def test_an_update_edits_the_posted_message_by_its_ts(fake: FakeSlackApi) -> None:
@@ -429,3 +443,39 @@ async def test_a_groups_people_are_invited_to_its_channel(fake: FakeSlackApi) ->
 
     fake.fail_next("conversations.invite", error="already_in_channel")
     await deliverer(fake).deliver(Invite(CONVERSATION, ("slack:U1",)), None)  # no error: they are in
+
+
+@pytest.mark.parametrize("failing", ["invite", "binding"])
+async def test_a_retry_after_the_channel_was_made_makes_no_second_channel(
+        fake: FakeSlackApi, tmp_path: Path, failing: str) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    clock = ManualClock(START)
+    told: list[Event] = []
+    database_down = [failing == "binding"]
+
+    def bind(event: Event) -> None:
+        if database_down.pop() if database_down else False:
+            raise OSError("the database went away")
+        told.append(event)
+
+    client = AsyncWebClient(token=TOKEN, base_url=fake.url, timeout=1)
+    slack = SlackDeliverer(client, lambda workshop_id: WORKBOOK, interval=0, created=bind)
+    with SqlUnitOfWork(store.sessions) as uow:
+        uow.add_effects(WORKSHOP, [CreateConversation(CONVERSATION, "T1", WORKSHOP, "E", "fjordly-e",
+                                                      "slack:U42")], clock.now())
+        uow.commit()
+    if failing == "invite":
+        fake.fail_next("conversations.invite", status=502)
+    # A new Dispatcher (and deliverer) for the retry: what was done must come from the outbox.
+    assert await Dispatcher(store.outbox, slack, NoTimers(), clock).deliver_due() == 0
+    clock.advance(timedelta(minutes=5))
+    slack = SlackDeliverer(client, lambda workshop_id: WORKBOOK, interval=0, created=bind)
+    assert await Dispatcher(store.outbox, slack, NoTimers(), clock).deliver_due() == 1
+
+    [made] = fake.calls_to("conversations.create", ok_only=True)
+    assert len(fake.calls_to("conversations.create")) == 1
+    [bound] = told
+    assert bound.conversation == "slack:" + next(c.params["channel"] for c in fake.calls_to(
+        "conversations.invite", ok_only=True))
+    assert made.params["name"] == "fjordly-e"
+    store.close()
