@@ -37,7 +37,7 @@ def slack_client(token: str, api_url: str) -> AsyncWebClient:
 
 def build_slack_app(service: WorkshopService, token: str, signing_secret: str, api_url: str,
                     wake: Callable[[], None]) -> AsyncApp:
-    app = AsyncApp(token=token, signing_secret=signing_secret, client=slack_client(token, api_url),
+    app = AsyncApp(signing_secret=signing_secret, client=slack_client(token, api_url),
                    process_before_response=True)
     batcher = Batcher(service)
     names = Names(app.client)

@@ -53,7 +53,7 @@ from adapters.slack.deliver import SlackDeliverer
 from adapters.slack.render import parse_button
 from bot.clock import SystemClock
 from bot.store.tables import OutboxRow
-from tests.fakes.slack_api import TOKEN, Call, FakeSlackApi
+from tests.fakes.slack_api import APP_TOKEN, TOKEN, Call, FakeSlackApi
 
 SECRET = "e2e-signing-secret"
 TEAM = "T-fjordly"
@@ -174,8 +174,9 @@ class SlackWorkshop:
     """One Slack workspace with the bot installed, and the people in it (see the module doc)."""
 
     def __init__(self, directory: Path, *, team: str = TEAM, language: Literal["da", "en"] = "da",
-                 settle_seconds: float = SETTLE_SECONDS) -> None:
+                 settle_seconds: float = SETTLE_SECONDS, socket_mode: bool = False) -> None:
         self.directory = directory
+        self.socket_mode = socket_mode  # requests come over Slack's WebSocket, not to the endpoint
         self.team = team
         self.language = language
         self.settle_seconds = settle_seconds
@@ -199,15 +200,16 @@ class SlackWorkshop:
                                 slack_bot_token=SecretStr(TOKEN),
                                 slack_signing_secret=SecretStr(SECRET),
                                 slack_api_url=self.fake.url, bot_language=self.language,
-                                bot_time_scale=None)
+                                bot_time_scale=None,
+                                slack_app_token=SecretStr(APP_TOKEN) if self.socket_mode else None)
             self.store = open_store(settings.database_url)
             stack.callback(self.store.close)
             client = AsyncWebClient(token=TOKEN, base_url=self.fake.url)
             slack = SlackDeliverer(client, plan_files(self.store, SystemClock()).build, interval=0)
             self.runtime = start_runtime(self.store, settings, False, PlatformRouter({"slack": slack}))
             stack.callback(self.runtime.stop)
-            self.client = TestClient(TestServer(build_app(self.store, settings, self.runtime),
-                                                host="127.0.0.1"))
+            app = build_app(self.store, settings, self.runtime, slack_socket_mode=self.socket_mode)
+            self.client = TestClient(TestServer(app, host="127.0.0.1"))
             await self.client.start_server()
             stack.push_async_callback(self.client.close)
             self._stack = stack.pop_all()  # all went well: closed on leaving, in reverse order
@@ -312,7 +314,10 @@ class SlackWorkshop:
                            "type": "event_callback", "event_id": event_id,
                            "event_time": int(time.time()), "event": event})
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-        await self._post(body, "application/json", headers)
+        if self.socket_mode:
+            await self.fake.push("events_api", json.loads(body), retry=retry)
+        else:
+            await self._post(body, "application/json", headers)
         if settle:
             await self.settle()
         return event_id
@@ -438,7 +443,14 @@ class SlackWorkshop:
         return ""
 
     async def _post_form(self, fields: Mapping[str, str]) -> str:
-        return await self._post(urllib.parse.urlencode(fields), "application/x-www-form-urlencoded")
+        """A slash command or an interaction; the answer is what Slack got back (a modal's errors)."""
+        if not self.socket_mode:
+            return await self._post(urllib.parse.urlencode(fields), "application/x-www-form-urlencoded")
+        if "payload" in fields:
+            answer = await self.fake.push("interactive", json.loads(fields["payload"]))
+        else:
+            answer = await self.fake.push("slash_commands", dict(fields))
+        return json.dumps(answer) if answer else ""
 
     async def _post(self, body: str, content_type: str, extra: Mapping[str, str] | None = None) -> str:
         """POST /slack/events signed as Slack signs it; Slack wants a 200."""

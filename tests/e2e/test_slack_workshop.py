@@ -270,6 +270,27 @@ async def test_a_slack_outage_in_the_middle_delays_the_workshop_but_loses_nothin
         assert slack.store.outbox.backlog() == 0 and slack.set_aside() == []
 
 
+async def test_a_workshop_runs_over_socket_mode_without_a_public_url(tmp_path: Path) -> None:
+    async with SlackWorkshop(tmp_path, socket_mode=True) as slack:
+        assert (await slack.client.post("/slack/events", data="{}")).status == 404  # no endpoint
+
+        async def hostile_input(step: str) -> None:
+            if step == "ambitions_plenum":  # a modal's errors travel back in the socket's ack
+                writer = PEOPLE_SHORT["E"][0]
+                await slack.press(writer, "C-E", "edit_ambition", m="E-energi")
+                refused = await slack.fill(writer, {"sentence": " "})
+                assert refused == {"response_action": "errors",
+                                   "errors": {"sentence": "Udfyld venligst feltet."}}
+                assert await slack.fill(writer, {"sentence": SENTENCES["E-energi"]}) == {}
+
+        await play(slack, SHORT, before=hostile_input)
+
+        [opened] = slack.fake.calls_to("apps.connections.open")
+        assert opened.headers["Authorization"] == "Bearer xapp-test"  # the app-level token
+        assert len(slack.uploads(PLENUM)) == 1  # the workshop got to its end: the plan
+        assert slack.store.outbox.backlog() == 0 and slack.set_aside() == []
+
+
 # --- bugs these tests found, fixed -------------------------------------------------------
 
 

@@ -3,6 +3,9 @@ slack_sdk client, its HTTP handling and its errors are what the tests exercise.
 
 It runs on a thread with its own event loop, so sync fixtures and async tests can both use
 it. Every call is recorded; faults are injected per method, the next call(s) first.
+
+It also speaks Socket Mode: `apps.connections.open` (with the app-level token) gives the URL
+of its WebSocket, and `push` sends an envelope over it as Slack does and returns the app's ack.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Self
 from aiohttp import web
 
 TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-test"  # the app-level token Socket Mode connects with
 JSON_PARAMS = ("blocks", "view", "files", "attachments")  # form-encoded callers send JSON text
 
 
@@ -52,6 +56,7 @@ class FakeSlackApi:
     members: dict[str, list[str]] = field(default_factory=dict)  # channel → user ids
     people: dict[str, str] = field(default_factory=dict)  # user id → display name
     port: int = 0
+    app_token: str = APP_TOKEN
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[Fault]] = {}
@@ -59,6 +64,8 @@ class FakeSlackApi:
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []  # Socket Mode connections, newest last
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}  # envelope id → the app's ack
 
     # --- control, from any thread --------------------------------------------------------
 
@@ -106,6 +113,15 @@ class FakeSlackApi:
         return [c for c in self.calls
                 if c.method == method and not (ok_only and (c.status != 200 or c.error))]
 
+    async def push(self, kind: str, payload: dict[str, Any], *, retry: int = 0,
+                   timeout: float = 10) -> dict[str, Any]:
+        """Send a Socket Mode envelope ("slash_commands", "interactive", "events_api") over the
+        app's connection and wait for its ack; returns the ack's payload (e.g. a modal's errors).
+        Call it from the test's event loop: the app answering it may run on that loop."""
+        assert self._loop is not None
+        pushed = asyncio.run_coroutine_threadsafe(self._push(kind, payload, retry), self._loop)
+        return await asyncio.wait_for(asyncio.wrap_future(pushed), timeout)
+
     # --- the server ------------------------------------------------------------------------
 
     async def _serve(self) -> None:
@@ -113,6 +129,8 @@ class FakeSlackApi:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some (users.info) with GET
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/socket", self._socket)
+        app.on_shutdown.append(self._close_sockets)
         # handler_cancellation: a request whose client timed out stops sleeping at once
         self._runner = web.AppRunner(app, handler_cancellation=True)
         await self._runner.setup()
@@ -141,7 +159,8 @@ class FakeSlackApi:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         call = self._record(request, method, await _params(request))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        token = self.app_token if method == "apps.connections.open" else self.token
+        if request.headers.get("Authorization") != f"Bearer {token}":
             return self._answer(call, {"ok": False, "error": "invalid_auth"})
         if fault := self._fault(method):
             return await self._failure(request, call, fault)
@@ -174,6 +193,37 @@ class FakeSlackApi:
                                 content_type="text/html", headers=headers)
         return self._answer(call, {"ok": False, "error": fault.error or "fatal_error"})
 
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": len(self._sockets),
+                                "connection_info": {"app_id": "A-fake"}})
+        async for frame in socket:
+            ack = json.loads(frame.data)
+            waiting = self._acks.pop(str(ack.get("envelope_id", "")), None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(ack)
+        self._sockets.remove(socket)
+        return socket
+
+    async def _close_sockets(self, _: web.Application) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
+
+    async def _push(self, kind: str, payload: dict[str, Any], retry: int) -> dict[str, Any]:
+        for _ in range(500):  # the app connects when its server starts: give it a moment
+            if self._sockets:
+                break
+            await asyncio.sleep(0.01)
+        envelope_id = f"env-{next(self._ids)}"
+        acked = self._acks[envelope_id] = asyncio.get_running_loop().create_future()
+        await self._sockets[-1].send_json({
+            "envelope_id": envelope_id, "type": kind, "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry, "retry_reason": "timeout" if retry else ""})
+        return dict((await acked).get("payload") or {})
+
     @staticmethod
     def _answer(call: Call, body: dict[str, Any]) -> web.Response:
         call.error = "" if body.get("ok") else str(body.get("error", ""))
@@ -183,6 +233,9 @@ class FakeSlackApi:
 
     def _ts(self) -> str:
         return f"1700000000.{next(self._ids) * 100:06d}"
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self.port}/socket"}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": "https://fake.slack.com/", "team": "Fake", "team_id": "T0001",
