@@ -184,6 +184,27 @@ def import_plan_command(
         raise typer.Exit(1)
 
 
+@app.command("teams-package")
+def teams_package(out_file: Path = typer.Option(Path("ambition-teams-app.zip"), "--out",
+                                                help="Where to write the app package (.zip).",
+                                                dir_okay=False)) -> None:
+    """Write the Teams app package (manifest and icons) for MICROSOFT_APP_ID and PUBLIC_BASE_URL,
+    ready to upload in Teams (Apps → Manage your apps → Upload an app)."""
+    from adapters.teams.package import build_package  # only here: it reads the icons
+
+    settings = _settings()
+    if not settings.microsoft_app_id or not settings.public_base_url:
+        typer.echo("Configuration error: teams-package needs MICROSOFT_APP_ID (the Azure Bot's "
+                   "app id) and PUBLIC_BASE_URL (https://… where `serve` is reached)", err=True)
+        raise typer.Exit(2)
+    try:
+        path = build_package(settings.microsoft_app_id, settings.public_base_url, out_file)
+    except ValueError as error:
+        typer.echo(f"Configuration error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Teams app package written: {path.resolve()}")
+
+
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database named by DATABASE_URL to the newest schema."""

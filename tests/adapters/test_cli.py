@@ -9,10 +9,12 @@ CliRunner swallows the exception that typer would print.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -65,7 +67,7 @@ def test_help_lists_every_command() -> None:
     result = run("--help")
 
     assert result.exit_code == 0, result.output
-    assert {"demo", "console", "serve", "db"} <= command_names(result.output)
+    assert {"demo", "console", "serve", "db", "teams-package"} <= command_names(result.output)
 
 
 def test_db_help_lists_upgrade() -> None:
@@ -177,3 +179,36 @@ def test_socket_mode_without_an_app_token_says_what_is_missing(tmp_path: Path) -
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "SLACK_APP_TOKEN" in done.stderr
     assert "xoxb-secret-bot-token" not in done.stderr + done.stdout
+
+
+# --- teams-package -------------------------------------------------------------------------
+
+
+def test_teams_package_writes_the_app_for_this_bot(cli_database: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    app_id = "2f1b0c9e-1111-4222-8333-444455556666"
+    monkeypatch.setenv("MICROSOFT_APP_ID", app_id)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ambition.boligselskab.dk")
+
+    result = run("teams-package", "--out", str(tmp_path / "app.zip"))
+
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(tmp_path / "app.zip") as package:
+        manifest = json.loads(package.read("manifest.json"))
+    assert manifest["id"] == app_id and manifest["bots"][0]["botId"] == app_id
+    assert manifest["validDomains"] == ["ambition.boligselskab.dk"]
+
+
+@pytest.mark.parametrize(("app_id", "url"), [("", "https://a.dk"), ("not-a-guid", "https://a.dk"),
+                                             ("2f1b0c9e-1111-4222-8333-444455556666", "")])
+def test_teams_package_says_which_setting_is_missing_or_wrong(
+        cli_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_id: str, url: str) -> None:
+    monkeypatch.setenv("MICROSOFT_APP_ID", app_id)
+    monkeypatch.setenv("PUBLIC_BASE_URL", url)
+
+    result = run("teams-package", "--out", str(tmp_path / "app.zip"))
+
+    assert result.exit_code == 2
+    assert ("MICROSOFT_APP_ID" if app_id != "2f1b0c9e-1111-4222-8333-444455556666"
+            else "PUBLIC_BASE_URL") in result.output
+    assert not (tmp_path / "app.zip").exists()

@@ -1,0 +1,1 @@
+"""Microsoft Teams: botbuilder CloudAdapter at POST /api/messages, Adaptive Cards, proactive delivery."""
