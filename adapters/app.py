@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
@@ -22,9 +23,13 @@ from bot.scheduler import JobStoreTimers, TimerRunner, create_scheduler, restore
 from bot.scheduler import stop as stop_scheduler
 from bot.service import Defaults, WorkshopService
 from bot.store.database import connect, sessions
+from bot.store.memory import PlatformMemory
 from bot.store.outbox import SqlOutbox
 from bot.store.schema import upgrade
 from bot.store.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from adapters.teams.auth import Endpoints
 
 
 @dataclass
@@ -71,18 +76,27 @@ class PlatformRouter:
         return await adapter.deliver(effect, ref)
 
 
-def platform_deliverers(store: Store, settings: Settings,
-                        submit: Callable[[Event], object]) -> dict[str, Deliverer]:
+def platform_deliverers(store: Store, settings: Settings, submit: Callable[[Event], object],
+                        teams_without_auth: bool = False,
+                        teams_endpoints: Endpoints | None = None) -> dict[str, Deliverer]:
     """A deliverer for each platform whose credentials are set, by conversation id prefix.
     `submit` takes what a platform reports back (a channel it made) to the service."""
     deliverers: dict[str, Deliverer] = {}
+    if settings.teams_on or teams_without_auth:
+        from adapters.teams.app import cloud_adapter, file_links  # botbuilder only where Teams is on
+        from adapters.teams.conversations import Conversations
+        from adapters.teams.deliver import TeamsDeliverer
+
+        deliverers["teams"] = TeamsDeliverer(
+            cloud_adapter(settings, teams_endpoints), settings.microsoft_app_id,
+            Conversations(PlatformMemory(store.sessions)), file_links(settings), created=submit)
     if settings.slack_on and settings.slack_bot_token:
         from adapters.slack.app import slack_client  # slack_sdk only where Slack is on
         from adapters.slack.deliver import SlackDeliverer
 
         client = slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         deliverers["slack"] = SlackDeliverer(client, plan_files(store, SystemClock()).build,
-                                             language=settings.bot_language, created=submit)
+                                             created=submit)
     return deliverers
 
 

@@ -104,7 +104,11 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
                                               "should; the others only schedule them."),
           slack_socket_mode: bool = typer.Option(False, "--slack-socket-mode",
                                                  help="Reach Slack over Socket Mode (SLACK_APP_TOKEN) "
-                                                      "instead of a public /slack/events URL.")) -> None:
+                                                      "instead of a public /slack/events URL."),
+          teams_without_auth: bool = typer.Option(False, "--teams-without-auth",
+                                                  help="Turn Teams on without MICROSOFT_APP_ID and "
+                                                       "accept unauthenticated activities: local "
+                                                       "testing (Bot Framework Emulator) only.")) -> None:
     """Run the web server: /healthz, /readyz and the endpoints of the adapters that are on."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -115,20 +119,25 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
                    "SLACK_SIGNING_SECRET and SLACK_APP_TOKEN (an xapp- token with connections:write)",
                    err=True)
         raise typer.Exit(2)
+    if teams_without_auth and settings.teams_on:
+        typer.echo("Configuration error: --teams-without-auth is for local testing without "
+                   "MICROSOFT_APP_ID, which is set", err=True)
+        raise typer.Exit(2)
     store = open_store(settings.database_url)
     for line in adapter_status(settings):
         log.info(line)
     router = PlatformRouter({})
     runtime = start_runtime(store, settings, scheduler, router)
-    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle))
+    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
+                                               teams_without_auth))
     log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
              else "scheduled here, run by the process started with --scheduler")
     if settings.bot_time_scale:
         log.info("time runs %sx as fast as real time (BOT_TIME_SCALE)", settings.bot_time_scale)
     log.info("listening on http://%s:%s (/healthz, /readyz)", host, port)
     try:
-        web.run_app(build_app(store, settings, runtime, slack_socket_mode), host=host, port=port,
-                    print=None)
+        web.run_app(build_app(store, settings, runtime, slack_socket_mode, teams_without_auth),
+                    host=host, port=port, print=None)
     finally:
         runtime.stop()
         store.close()

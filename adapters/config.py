@@ -49,4 +49,5 @@ class Settings(BaseSettings):
 
     @property
     def teams_on(self) -> bool:
-        return bool(self.microsoft_app_id and self.microsoft_app_password)
+        return bool(self.microsoft_app_id and self.microsoft_app_password
+                    and self.microsoft_app_tenant_id)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import text
 
-from adapters.app import Runtime, Store
+from adapters.app import Runtime, Store, plan_files
 from adapters.config import Settings
+from bot.clock import SystemClock
+from bot.store.memory import PlatformMemory
+
+if TYPE_CHECKING:
+    from adapters.teams.auth import Endpoints
 
 log = logging.getLogger("ambition-bot")
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
@@ -20,7 +26,8 @@ def adapter_status(settings: Settings) -> list[str]:
     slack = ("Slack: on (POST /slack/events)" if settings.slack_on else
              "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)")
     teams = ("Teams: on (POST /api/messages)" if settings.teams_on else
-             "Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to turn it on)")
+             "Teams: off (set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and "
+             "MICROSOFT_APP_TENANT_ID to turn it on)")
     return [slack, teams]
 
 
@@ -46,14 +53,34 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
-              slack_socket_mode: bool = False) -> web.Application:
+              slack_socket_mode: bool = False, teams_without_auth: bool = False,
+              teams_endpoints: Endpoints | None = None) -> web.Application:
+    """`teams_without_auth`: Teams on without MICROSOFT_APP_ID, for local testing only;
+    `teams_endpoints`: Microsoft's login and metadata URLs (tests point them at a fake)."""
     app = web.Application(client_max_size=1024 * 1024)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     if runtime is not None and settings.slack_on:
         _mount_slack(app, settings, runtime, slack_socket_mode)
+    if runtime is not None and (settings.teams_on or teams_without_auth):
+        _mount_teams(app, store, settings, runtime, teams_endpoints)
     return app
+
+
+def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime: Runtime,
+                 endpoints: Endpoints | None) -> None:
+    from adapters.teams.app import TeamsBot, cloud_adapter, file_links, log_auth, teams_route
+    from adapters.teams.conversations import Conversations
+    from adapters.teams.files import plan_download
+
+    log_auth(settings)
+    bot = TeamsBot(runtime.service, Conversations(PlatformMemory(store.sessions)), runtime.worker.wake)
+    app.router.add_post("/api/messages", teams_route(cloud_adapter(settings, endpoints), bot))
+    links = file_links(settings)
+    if links is not None:
+        app.router.add_get("/files/{token}", plan_download(links, plan_files(store, SystemClock()),
+                                                           settings.bot_language))
 
 
 def _mount_slack(app: web.Application, settings: Settings, runtime: Runtime, socket_mode: bool) -> None:

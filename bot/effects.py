@@ -48,6 +48,7 @@ class SendFile:
     conversation: str
     workshop_id: str
     message: Message  # says what the file is
+    open_label: str = ""  # for a platform that links to the file: the words on the button
 
 
 @dataclass(frozen=True)

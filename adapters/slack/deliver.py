@@ -11,9 +11,7 @@ import asyncio
 import json
 import logging
 import re
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -21,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackObjectFormationError, SlackRequ
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.pacing import Pacer
 from adapters.slack.render import message_payloads, modal
 from bot.dispatch import DeliveryError
 from bot.effects import (
@@ -222,27 +221,6 @@ def failure_of(error: BaseException | None) -> DeliveryError:
         case TimeoutError() | aiohttp.ClientError() | OSError():
             return DeliveryError(f"Slack did not answer: {type(error).__name__} {error}")
     return DeliveryError(f"delivering to Slack failed: {type(error).__name__}: {error}")
-
-
-class Pacer:
-    """Spaces the messages to one channel by `interval` seconds, end of one to start of the
-    next: Slack takes about one message a second per channel and answers bursts with 429."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._last: dict[str, float] = {}
-
-    @asynccontextmanager
-    async def turn(self, channel: str) -> AsyncIterator[None]:
-        async with self._locks.setdefault(channel, asyncio.Lock()):
-            wait = self._last.get(channel, float("-inf")) + self.interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                yield
-            finally:  # a refused message counts too: Slack saw it
-                self._last[channel] = time.monotonic()
 
 
 def payloads_of(message: Message) -> list[Payload]:

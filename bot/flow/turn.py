@@ -119,7 +119,8 @@ class Turn:
 
     def send_plan(self, conversation: str) -> None:
         caption = self.t("plan_file.caption")
-        self.effects.append(SendFile(conversation, self.ws.id, Message((Text(caption),), summary=caption)))
+        self.effects.append(SendFile(conversation, self.ws.id, Message((Text(caption),), summary=caption),
+                                     self.t("plan_file.open")))
 
     def schedule(self, timer: str, at: datetime, args: Mapping[str, str]) -> None:
         self.effects.append(Schedule(timer, at, dict(args)))

@@ -28,6 +28,13 @@ class PlanFiles:
         self._units = units
         self._clock = clock
 
+    def language_of(self, workshop_id: str) -> str:
+        with self._units() as uow:
+            ws = uow.workshops.get(workshop_id)
+        if ws is None:
+            raise UnknownWorkshop(workshop_id)
+        return ws.language
+
     def build(self, workshop_id: str) -> Attachment:
         with self._units() as uow:
             ws = uow.workshops.get(workshop_id)

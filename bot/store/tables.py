@@ -270,3 +270,13 @@ class PostedMessageRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     ref: Mapped[str] = mapped_column(SqlText)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PlatformMemoryRow(Base):
+    """What an adapter must remember about its platform across restarts, by its own keys:
+    how to reach a conversation later (a Teams ConversationReference), a card it drew."""
+
+    __tablename__ = "platform_memory"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    value: Mapped[str] = mapped_column(SqlText)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -150,7 +150,8 @@ def test_with_slack_credentials_slack_is_on_and_no_secret_is_shown() -> None:
 
 def test_with_teams_credentials_teams_is_on_and_no_secret_is_shown() -> None:
     lines = adapter_status(settings(microsoft_app_id="app-id",
-                                    microsoft_app_password="teams-password-value"))
+                                    microsoft_app_password="teams-password-value",
+                                    microsoft_app_tenant_id="tenant-id"))
 
     assert lines[1].startswith("Teams: on")
     assert not any("teams-password-value" in line for line in lines)

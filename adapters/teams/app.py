@@ -1,0 +1,137 @@
+"""The Teams endpoint: botbuilder's CloudAdapter authenticates each activity, `parse` turns it
+into events, the service handles them, and the answers go out through the outbox (woken at
+once). A form card's submission is answered on the card itself: drawn again with its errors
+and what was typed, or, once saved, without its button.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import Bot, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ActivityTypes
+from botbuilder.schema import Attachment as CardAttachment
+
+from adapters.batching import Batcher
+from adapters.config import Settings
+from adapters.teams import parse
+from adapters.teams.auth import Endpoints, bot_authentication
+from adapters.teams.conversations import Conversations, Place
+from adapters.teams.links import FileLinks
+from adapters.teams.render import attachment, form_card
+from bot.clock import SystemClock
+from bot.events import FormSubmitted
+from bot.service import Result, WorkshopService
+
+log = logging.getLogger(__name__)
+AUTH_OFF_WARNING = (
+    "TEAMS AUTHENTICATION IS OFF: MICROSOFT_APP_ID is not set, so /api/messages accepts "
+    "activities from anyone. Use this only for local testing (e.g. the Bot Framework Emulator), "
+    "never where the server can be reached from outside.")
+
+
+def cloud_adapter(settings: Settings, endpoints: Endpoints | None = None) -> CloudAdapter:
+    password = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
+    return CloudAdapter(bot_authentication(settings.microsoft_app_id, password,
+                                           settings.microsoft_app_tenant_id, endpoints))
+
+
+@functools.cache
+def _local_secret() -> str:
+    return secrets.token_hex(32)  # without an app password, links live as long as the process
+
+
+def file_links(settings: Settings) -> FileLinks | None:
+    """Links to the plan, signed with a key derived from the app password; None without
+    PUBLIC_BASE_URL, since nobody's browser could reach them."""
+    if not settings.public_base_url:
+        return None
+    secret = (settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password
+              else _local_secret())
+    return FileLinks(FileLinks.derive_key(secret), settings.public_base_url, SystemClock())
+
+
+class TeamsBot(Bot):
+    def __init__(self, service: WorkshopService, conversations: Conversations,
+                 wake: Callable[[], None]) -> None:
+        self.batcher = Batcher(service)
+        self.conversations = conversations
+        self.wake = wake
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.type not in (ActivityTypes.message, ActivityTypes.conversation_update):
+            return  # invokes, typing, reactions: nothing the workshop needs
+        self._remember(activity)
+        try:
+            events = parse.events(activity, self.conversations.is_group_thread)
+        except ValueError:
+            log.warning("ignored a Teams activity the bot cannot read (a card it did not make?)")
+            return
+        for event in events:
+            result = await self.batcher.handle(event)
+            if isinstance(event, FormSubmitted) and not result.duplicate:
+                await self._answer_on_card(turn_context, event, result)
+        self.wake()
+
+    def _remember(self, activity: Activity) -> None:
+        """How to reach this conversation later: a channel's new posts go to the channel
+        itself, a group's thread keeps its own id."""
+        conversation_id = activity.conversation.id
+        key = parse.conversation_key(conversation_id, self.conversations.is_group_thread)
+        reference: dict[str, Any] = TurnContext.get_conversation_reference(activity).serialize()
+        reference["conversation"]["id"] = key.removeprefix(parse.PREFIX)
+        existing = self.conversations.place(key)
+        kind = activity.conversation.conversation_type or "channel"
+        self.conversations.remember(key, Place(reference, parse.org_of(activity), kind,
+                                               group_thread=bool(existing and existing.group_thread)))
+
+    async def _answer_on_card(self, turn_context: TurnContext, event: FormSubmitted,
+                              result: Result) -> None:
+        card_id = turn_context.activity.reply_to_id
+        opened = self.conversations.form(card_id) if card_id else None
+        if opened is None:
+            return
+        form = opened.form
+        drawn = replace(form, args={**form.args, parse.ORIGIN: opened.conversation})
+        card = form_card(drawn, result.form_errors, event.values)
+        if not result.form_errors:
+            card = {key: value for key, value in card.items() if key != "actions"}  # saved: done
+        content = attachment(card)
+        update = Activity(id=card_id, type=ActivityTypes.message,
+                          attachments=[CardAttachment(content_type=content["contentType"],
+                                                      content=content["content"])])
+        try:
+            await turn_context.update_activity(update)
+        except Exception as error:  # noqa: BLE001 - the answer is stored; only the card lags
+            log.warning("could not redraw a form card in Teams: %s", type(error).__name__)
+
+
+def teams_route(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Any]:
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected an activity as JSON"}, status=415)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        if not isinstance(body, dict) or not body.get("type"):
+            return web.json_response({"error": "not an activity"}, status=400)
+        response = await adapter.process(request, bot)
+        return response if response is not None else web.Response(status=201)
+
+    return messages
+
+
+def log_auth(settings: Settings) -> None:
+    if not settings.microsoft_app_id:
+        for _ in range(3):  # three lines of it: it must not scroll past unseen
+            log.warning(AUTH_OFF_WARNING)
+
