@@ -89,7 +89,8 @@ def platform_deliverers(store: Store, settings: Settings, submit: Callable[[Even
 
         deliverers["teams"] = TeamsDeliverer(
             cloud_adapter(settings, teams_endpoints), settings.microsoft_app_id,
-            Conversations(PlatformMemory(store.sessions)), file_links(settings), created=submit)
+            Conversations(PlatformMemory(store.sessions)), file_links(settings),
+            files=plan_files(store, SystemClock()).build, created=submit)
     if settings.slack_on and settings.slack_bot_token:
         from adapters.slack.app import slack_client  # slack_sdk only where Slack is on
         from adapters.slack.deliver import SlackDeliverer

@@ -75,12 +75,13 @@ def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime
     from adapters.teams.files import plan_download
 
     log_auth(settings)
-    bot = TeamsBot(runtime.service, Conversations(PlatformMemory(store.sessions)), runtime.worker.wake)
+    files = plan_files(store, SystemClock())
+    bot = TeamsBot(runtime.service, Conversations(PlatformMemory(store.sessions)), runtime.worker.wake,
+                   files.build)
     app.router.add_post("/api/messages", teams_route(cloud_adapter(settings, endpoints), bot))
     links = file_links(settings)
     if links is not None:
-        app.router.add_get("/files/{token}", plan_download(links, plan_files(store, SystemClock()),
-                                                           settings.bot_language))
+        app.router.add_get("/files/{token}", plan_download(links, files, settings.bot_language))
 
 
 def _mount_slack(app: web.Application, settings: Settings, runtime: Runtime, socket_mode: bool) -> None:

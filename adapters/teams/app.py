@@ -6,6 +6,7 @@ and what was typed, or, once saved, without its button.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import secrets
@@ -13,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import requests
 from aiohttp import web
-from botbuilder.core import Bot, TurnContext
+from botbuilder.core import Bot, InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from botbuilder.schema import Attachment as CardAttachment
@@ -28,9 +30,12 @@ from adapters.teams.links import FileLinks
 from adapters.teams.render import attachment, form_card
 from bot.clock import SystemClock
 from bot.events import FormSubmitted
+from bot.plan.files import Attachment as PlanAttachment
+from bot.plan.files import UnknownWorkshop
 from bot.service import Result, WorkshopService
 
 log = logging.getLogger(__name__)
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 AUTH_OFF_WARNING = (
     "TEAMS AUTHENTICATION IS OFF: MICROSOFT_APP_ID is not set, so /api/messages accepts "
     "activities from anyone. Use this only for local testing (e.g. the Bot Framework Emulator), "
@@ -60,13 +65,17 @@ def file_links(settings: Settings) -> FileLinks | None:
 
 class TeamsBot(Bot):
     def __init__(self, service: WorkshopService, conversations: Conversations,
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], files: Callable[[str], PlanAttachment] | None = None) -> None:
         self.batcher = Batcher(service)
         self.conversations = conversations
         self.wake = wake
+        self.files = files
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        if activity.type == ActivityTypes.invoke and activity.name == "fileConsent/invoke":
+            await self._file_consent(turn_context)
+            return
         if activity.type not in (ActivityTypes.message, ActivityTypes.conversation_update):
             return  # invokes, typing, reactions: nothing the workshop needs
         self._remember(activity)
@@ -112,6 +121,36 @@ class TeamsBot(Bot):
             await turn_context.update_activity(update)
         except Exception as error:  # noqa: BLE001 - the answer is stored; only the card lags
             log.warning("could not redraw a form card in Teams: %s", type(error).__name__)
+
+
+    async def _file_consent(self, turn_context: TurnContext) -> None:
+        """The person allowed the plan into their OneDrive: upload it there and show it as a
+        file in the chat (a decline needs no more than the answer)."""
+        value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
+        status = 200
+        if value.get("action") == "accept" and self.files is not None:
+            try:
+                await self._upload_plan(turn_context, value)
+            except (UnknownWorkshop, KeyError, TypeError, ValueError, requests.RequestException) as error:
+                log.warning("the plan could not be put in OneDrive: %s", type(error).__name__)
+                status = 500
+        await turn_context.send_activity(Activity(type=ActivityTypes.invoke_response,
+                                                  value=InvokeResponse(status=status)))
+
+    async def _upload_plan(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
+        info = value["uploadInfo"]
+        if not str(info["uploadUrl"]).startswith("https://"):
+            raise ValueError("not an upload session of OneDrive")
+        assert self.files is not None
+        plan = await asyncio.to_thread(self.files, str(value["context"]["workshop"]))
+        size = len(plan.data)
+        answer = await asyncio.to_thread(
+            requests.put, info["uploadUrl"], data=plan.data, timeout=30,
+            headers={"Content-Length": str(size), "Content-Range": f"bytes 0-{size - 1}/{size}"})
+        answer.raise_for_status()
+        card = CardAttachment(content_type=FILE_INFO, content_url=info["contentUrl"], name=info["name"],
+                              content={"uniqueId": info["uniqueId"], "fileType": info["fileType"]})
+        await turn_context.send_activity(Activity(type=ActivityTypes.message, attachments=[card]))
 
 
 def teams_route(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Any]:

@@ -12,6 +12,7 @@ permanent, since asking again gives the same answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -52,11 +53,14 @@ from bot.effects import (
     Update,
 )
 from bot.events import Actor, Event, channel_created
+from bot.plan.files import Attachment as PlanAttachment
+from bot.plan.files import UnknownWorkshop
 from bot.ui import Button, Buttons, Message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRIED_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 OPEN_URL = "open_url"  # a button of the adapter's own: opens its `url` in the browser
 
 
@@ -64,11 +68,12 @@ class TeamsDeliverer:
     """The Deliverer of Teams conversations ("teams:<conversation id>")."""
 
     def __init__(self, adapter: CloudAdapter, app_id: str, conversations: Conversations,
-                 links: FileLinks | None, *, interval: float = 0.5,
-                 created: Callable[[Event], object] = lambda event: None) -> None:
+                 links: FileLinks | None, *, files: Callable[[str], PlanAttachment] | None = None,
+                 interval: float = 0.5, created: Callable[[Event], object] = lambda event: None) -> None:
         self.adapter = adapter
         self.app_id = app_id
         self.conversations = conversations
+        self.files = files  # None: personal chats get the link too, not the file
         self.links = links  # None: no PUBLIC_BASE_URL, so no plan can be linked to
         self.created = created
         self.pacer = Pacer(interval)
@@ -98,7 +103,11 @@ class TeamsDeliverer:
                 posted = await self._post(self._place(conversation), [form_card(drawn)], form.title)
                 self.conversations.remember_form(posted.partition("|")[2], effect)
             case SendFile(conversation, workshop_id, message, open_label):
-                await self._send_link(self._place(conversation), workshop_id, message, open_label, ref)
+                place = self._place(conversation)
+                if place.kind == "personal" and self.files is not None:
+                    await self._ask_consent(place, self.files, workshop_id, message)
+                else:
+                    await self._send_link(place, workshop_id, message, open_label, ref)
             case Invite():
                 pass  # a team's channels are open to its members: there is no one to invite
             case CreateConversation(conversation, org, workshop_id, group, name, requested_by):
@@ -213,6 +222,19 @@ class TeamsDeliverer:
         linked = Message(message.blocks + (Buttons((button,)),), message.summary)
         cards = [link_buttons(card) for card in message_cards(linked)]
         await self._post(place, cards, fallback_text(message), progress)
+
+    async def _ask_consent(self, place: Place, files: Callable[[str], PlanAttachment],
+                           workshop_id: str, message: Message) -> None:
+        """In a personal chat the file itself: Teams asks the person where to keep it (their
+        OneDrive), and the bot uploads it when they allow it (app.py, fileConsent/invoke)."""
+        try:
+            plan = await asyncio.to_thread(files, workshop_id)
+        except UnknownWorkshop as error:
+            raise DeliveryError(f"no workshop {workshop_id!r} to build the plan of", permanent=True) from error
+        consent = CardAttachment(content_type=FILE_CONSENT, name=plan.name, content={
+            "description": fallback_text(message), "sizeInBytes": len(plan.data),
+            "acceptContext": {"workshop": workshop_id}, "declineContext": {"workshop": workshop_id}})
+        await self._send(place, Activity(type=ActivityTypes.message, attachments=[consent]))
 
     # -- the connector ------------------------------------------------------------------
 

@@ -144,6 +144,7 @@ class FakeTeamsApi:
     token_lifetime: int = 3599  # seconds, as Entra ID's `expires_in`
     calls: list[Call] = field(default_factory=list)
     posted: dict[tuple[str, str], Posted] = field(default_factory=dict)  # (conversation, id)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file name → bytes put in OneDrive
     token_requests: list[TokenRequest] = field(default_factory=list)
     issued: dict[str, float] = field(default_factory=dict)  # access token → expiry (epoch)
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # conversation → accounts
@@ -379,6 +380,7 @@ class FakeTeamsApi:
         routes.add_get(v3 + "/{conversation}/members", self._members)
         routes.add_get(v3 + "/{conversation}/pagedmembers", self._paged_members)
         routes.add_get(v3 + "/{conversation}/members/{member}", self._member)
+        routes.add_put("/onedrive/upload/{name}", self._upload)
         # handler_cancellation: a request whose client timed out stops sleeping at once
         self._runner = web.AppRunner(app, handler_cancellation=True)
         await self._runner.setup()
@@ -388,7 +390,7 @@ class FakeTeamsApi:
 
     async def _record(self, request: web.Request, route: str) -> Call:
         body: Any = None
-        if request.can_read_body:
+        if request.can_read_body and route != "upload":  # an upload's body is the file's bytes
             body = dict(await request.post()) if request.content_type.endswith("urlencoded") else await request.json()
         call = Call(route, request.method, request.path, body, dict(request.headers), time.monotonic(),
                     request.match_info.get("conversation", ""), request.match_info.get("activity", ""))
@@ -552,6 +554,32 @@ class FakeTeamsApi:
         posted.deleted = True
         call.status = 200
         return web.Response(status=200)
+
+    def file_consent_accepted(self, *, reply_to_id: str, context: dict[str, Any], name: str,
+                              person: Person = METTE) -> dict[str, Any]:
+        """The person pressed "Allow" on a FileConsentCard: Teams made an upload session in
+        their OneDrive and sends the bot an invoke (Teams docs, "Send and receive files using
+        bot", fileConsent/invoke with uploadInfo)."""
+        activity = self.personal_message("", person=person)
+        activity.pop("text", None)
+        unique = uuid.uuid4().hex
+        activity.update({"type": "invoke", "name": "fileConsent/invoke", "replyToId": reply_to_id,
+                         "value": {"type": "fileUpload", "action": "accept", "context": context,
+                                   "uploadInfo": {"contentUrl": f"{self.base}/onedrive/files/{name}",
+                                                  "name": name, "uniqueId": unique, "fileType": "xlsx",
+                                                  "uploadUrl": f"{self.base}/onedrive/upload/{name}"}}})
+        return activity
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """OneDrive's upload session: the bytes in one PUT with Content-Range (no token: the
+        upload URL itself is the permission)."""
+        call = await self._record(request, "upload")
+        data = await request.read()
+        if request.headers.get("Content-Range") != f"bytes 0-{len(data) - 1}/{len(data)}":
+            return self._answer(call, {"error": {"code": "invalidRange"}}, 400)
+        self.uploads[request.match_info["name"]] = data
+        return self._answer(call, {"id": uuid.uuid4().hex, "name": request.match_info["name"],
+                                   "size": len(data)}, 201)
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         """ConversationParameters: a new thread in a channel (channelData.channel.id and an
