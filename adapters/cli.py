@@ -124,7 +124,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
                    "MICROSOFT_APP_ID, which is set", err=True)
         raise typer.Exit(2)
     store = open_store(settings.database_url)
-    for line in adapter_status(settings):
+    for line in adapter_status(settings, teams_without_auth):
         log.info(line)
     router = PlatformRouter({})
     runtime = start_runtime(store, settings, scheduler, router)

@@ -21,11 +21,13 @@ log = logging.getLogger("ambition-bot")
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 
 
-def adapter_status(settings: Settings) -> list[str]:
+def adapter_status(settings: Settings, teams_without_auth: bool = False) -> list[str]:
     """One line per adapter, saying whether it is on and, if not, what would turn it on."""
     slack = ("Slack: on (POST /slack/events)" if settings.slack_on else
              "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)")
     teams = ("Teams: on (POST /api/messages)" if settings.teams_on else
+             "Teams: ON WITHOUT AUTHENTICATION (POST /api/messages, local testing only)"
+             if teams_without_auth else
              "Teams: off (set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and "
              "MICROSOFT_APP_TENANT_ID to turn it on)")
     return [slack, teams]

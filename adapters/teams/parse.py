@@ -63,9 +63,13 @@ def events(activity: Activity, is_group_thread: Callable[[str], bool]) -> list[E
         return [Command(event_id=f"teams:{activity.id}", text=command_text(activity), **base)]
     if activity.type == ActivityTypes.conversation_update:
         bot = activity.recipient.id if activity.recipient else ""
-        return [MemberJoined(event_id=f"teams:{activity.id}:{member.id}",
-                             **(base | {"actor": actor_of(member)}))
-                for member in activity.members_added or () if member.id != bot]
+        added = activity.members_added or ()
+        # The bot added to a team: whoever added it learns how to start (the help, to them).
+        welcome = [Command(event_id=f"teams:{activity.id}:welcome", text="help", **base)
+                   for member in added if member.id == bot]
+        return welcome + [MemberJoined(event_id=f"teams:{activity.id}:{member.id}",
+                                       **(base | {"actor": actor_of(member)}))
+                          for member in added if member.id != bot]
     return []
 
 
