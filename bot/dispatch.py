@@ -30,8 +30,8 @@ class DeliveryError(Exception):
 class Deliverer(Protocol):
     async def deliver(self, effect: Effect, ref: str | None) -> str | None:
         """Send a message; for a post, return the platform's id of it (to update it later).
-        `ref` is, for an Update, the id of the message it edits; for any other effect, the
-        `progress` of its last failed attempt (None on the first)."""
+        `ref` is the `progress` of the effect's last failed attempt, or, for an Update tried
+        for the first time, the id of the message it edits (None if there is none)."""
 
 
 class Timers(Protocol):
@@ -90,7 +90,9 @@ class Dispatcher:
         if isinstance(effect, Cancel):
             self.timers.cancel(effect)
             return None
-        ref = self.outbox.ref(item.workshop_id, effect.key) if isinstance(effect, Update) else item.progress
+        ref = item.progress  # what an earlier attempt did: for an Update, it starts with the ref
+        if ref is None and isinstance(effect, Update):
+            ref = self.outbox.ref(item.workshop_id, effect.key)
         return await self.deliverer.deliver(effect, ref)
 
     def _failed(self, item: Pending, error: Exception) -> bool:

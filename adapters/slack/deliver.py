@@ -155,16 +155,24 @@ class SlackDeliverer:
         return f"{answer['channel']}|{answer['ts']}"
 
     async def _update(self, channel: str, ref: str | None, message: Message) -> str:
+        """Edit the first message in place; the rest of one that outgrew it follows as new
+        messages. `ref` may carry, after the first's, the parts a failed attempt posted."""
         payloads = payloads_of(message)
         if ref is None:  # the post it replaces never went out: this is its first showing
             return await self._post(channel, payloads)
-        posted_in, _, ts = ref.partition("|")
+        first, *rest = ref.split()
+        posted_in, _, ts = first.partition("|")
         if not ts:
             raise DeliveryError(f"not a Slack message ref: {ref!r}", permanent=True)
         await self.client.chat_update(channel=posted_in or channel, ts=ts, **payloads[0])
-        if len(payloads) > 1:  # it outgrew one message: the rest follows as new messages
-            await self._post(channel, payloads[1:])
-        return ref
+        if len(payloads) > 1:
+            try:
+                await self._post(channel, payloads[1:], " ".join(rest) or None)
+            except Partial as partial:
+                raise Partial(" ".join([first, partial.progress])) from partial.__cause__
+            except Exception as error:
+                raise Partial(first) from error
+        return first
 
     async def _post_private(self, channel: str, user: str, message: Message) -> None:
         for payload in payloads_of(message):

@@ -144,10 +144,13 @@ class TeamsDeliverer:
             return await self._connected(place, send)
 
     async def _update(self, place: Place, message: Message, ref: str | None) -> str:
+        """Edit the first card in place; the rest of a message that outgrew it follows as new
+        posts. `ref` may carry, after the first card's, the cards a failed attempt posted."""
         cards = message_cards(message)
         if ref is None:  # the post it replaces never went out: this is its first showing
             return await self._post(place, cards, fallback_text(message))
-        conversation_id, _, activity_id = ref.partition("|")
+        first, *rest = ref.split()
+        conversation_id, _, activity_id = first.partition("|")
         activity = card_activity(cards[0], fallback_text(message))
         activity.id = activity_id
 
@@ -155,9 +158,13 @@ class TeamsDeliverer:
             await connector.conversations.update_activity(conversation_id, activity_id, activity)
 
         await self._connected(place, update)
-        if len(cards) > 1:  # it outgrew one card: the rest follows as new posts
-            await self._post(place, cards[1:], fallback_text(message))
-        return ref
+        if len(cards) > 1:
+            try:
+                await self._post(place, cards[1:], fallback_text(message), " ".join(rest) or None)
+            except DeliveryError as failure:
+                failure.progress = " ".join([first, *(failure.progress or "").split()])
+                raise
+        return first
 
     # -- places -------------------------------------------------------------------------
 
@@ -243,10 +250,21 @@ class TeamsDeliverer:
         done: list[T] = []
 
         async def callback(turn_context: TurnContext) -> None:
-            done.append(await work(turn_context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]))
+            connector = turn_context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]
+            without_retries(connector)
+            done.append(await work(connector))
 
         await self.adapter.continue_conversation(place.conversation_reference(), callback, self.app_id)
         return done[0]
+
+
+def without_retries(connector: ConnectorClient) -> None:
+    """The dispatcher retries, honouring Retry-After and keeping each conversation's order:
+    msrest's own policy would repeat a PUT up to three times, sleeping out Retry-After on the
+    dispatcher's time, and turn a 429 into an error without its hint."""
+    policy = connector.config.retry_policy.policy
+    policy.total = 0
+    policy.status_forcelist = set()
 
 
 def card_activity(card: dict[str, Any], summary: str) -> Activity:

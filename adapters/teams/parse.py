@@ -2,7 +2,8 @@
 
 Ids are qualified ("teams:19:…@thread.tacv2", "teams:29:…") so they never collide with another
 platform's, and the organisation is the Teams tenant: an activity from another tenant cannot
-reach a workshop. Every event id is the activity's id, which a re-sent activity keeps.
+reach a workshop. Every event id is the activity's id (unique within its conversation, so both make the id),
+which a re-sent activity keeps.
 
 In a channel every top-level post starts its own thread ("19:…;messageid=…"), so a command
 typed in a new post belongs to the channel, not to that post's thread; only the threads the
@@ -60,14 +61,14 @@ def events(activity: Activity, is_group_thread: Callable[[str], bool]) -> list[E
     if activity.type == ActivityTypes.message:
         if isinstance(activity.value, Mapping):
             return [submitted(activity, base)]
-        return [Command(event_id=f"teams:{activity.id}", text=command_text(activity), **base)]
+        return [Command(event_id=event_id(activity), text=command_text(activity), **base)]
     if activity.type == ActivityTypes.conversation_update:
         bot = activity.recipient.id if activity.recipient else ""
         added = activity.members_added or ()
         # The bot added to a team: whoever added it learns how to start (the help, to them).
-        welcome = [Command(event_id=f"teams:{activity.id}:welcome", text="help", **base)
+        welcome = [Command(event_id=event_id(activity) + ":welcome", text="help", **base)
                    for member in added if member.id == bot]
-        return welcome + [MemberJoined(event_id=f"teams:{activity.id}:{member.id}",
+        return welcome + [MemberJoined(event_id=f"{event_id(activity)}:{member.id}",
                                        **(base | {"actor": actor_of(member)}))
                           for member in added if member.id != bot]
     return []
@@ -76,15 +77,19 @@ def events(activity: Activity, is_group_thread: Callable[[str], bool]) -> list[E
 def submitted(activity: Activity, base: Mapping[str, Any]) -> Event:
     """An Adaptive Card's Action.Submit: a button, or a form card's submit."""
     action, args, values = parse_submit(activity.value)
-    event_id = f"teams:{activity.id}"
     workshop = args.get("workshop", "")
     if action != FORM_SUBMIT:
-        return Action(event_id=event_id, workshop_id=workshop, action=action, args=args, **base)
+        return Action(event_id=event_id(activity), workshop_id=workshop, action=action, args=args, **base)
     form = args.pop("form", "")
     origin = args.pop(ORIGIN, "")
     where = dict(base) | ({"conversation": origin} if origin.startswith(PREFIX) else {})
-    return FormSubmitted(event_id=event_id, workshop_id=workshop, form=form, args=args,
+    return FormSubmitted(event_id=event_id(activity), workshop_id=workshop, form=form, args=args,
                          values=values, **where)
+
+
+def event_id(activity: Activity) -> str:
+    """Teams' ids are the post's time in milliseconds: only with its conversation is one unique."""
+    return f"teams:{activity.conversation.id}:{activity.id}"
 
 
 def command_text(activity: Activity) -> str:
