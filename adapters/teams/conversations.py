@@ -40,13 +40,17 @@ class Place:
 class Conversations:
     def __init__(self, memory: PlatformMemory) -> None:
         self.memory = memory
-        self._known: dict[str, str] = {}  # key → stored text, so an unchanged one is not rewritten
+        # key → text this process stored or read: an unchanged place is not written again, and
+        # a form card, which never changes, is read once
+        self._known: dict[str, str] = {}
 
     def remember(self, key: str, place: Place) -> None:
         self._put(f"teams:place:{key}", json.dumps(asdict(place), sort_keys=True))
 
     def place(self, key: str) -> Place | None:
-        text = self._get(f"teams:place:{key}")
+        # Read from the store every time: Teams may move a conversation to another service
+        # URL, and the process that hears of it may not be the one that delivers.
+        text = self.memory.get(f"teams:place:{key}")
         return Place(**json.loads(text)) if text else None
 
     def is_group_thread(self, key: str) -> bool:

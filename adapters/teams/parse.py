@@ -12,7 +12,9 @@ bot itself made for a group are conversations of their own.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -83,7 +85,12 @@ def submitted(activity: Activity, base: Mapping[str, Any]) -> Event:
     form = args.pop("form", "")
     origin = args.pop(ORIGIN, "")
     where = dict(base) | ({"conversation": origin} if origin.startswith(PREFIX) else {})
-    return FormSubmitted(event_id=event_id(activity), workshop_id=workshop, form=form, args=args,
+    # The same card sent again with the same values is the same submission (a second press of
+    # a button the card still shows while it is being redrawn); corrected values are new.
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+    card = activity.reply_to_id or activity.id
+    return FormSubmitted(event_id=f"teams-form:{activity.conversation.id}:{card}:{digest}",
+                         workshop_id=workshop, form=form, args=args,
                          values=values, **where)
 
 

@@ -493,12 +493,6 @@ async def test_markup_a_participant_types_is_shown_literally_and_mentions_nobody
 # --- bugs these tests found, not fixed yet -------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "adapters/teams/conversations.py Conversations._get caches a conversation's Place for the "
-    "life of the process, and the TeamsDeliverer has its own Conversations (adapters/app.py "
-    "platform_deliverers) apart from the TeamsBot's (adapters/server.py _mount_teams): when an "
-    "activity brings a new serviceUrl, the bot stores it but the deliverer keeps posting to the "
-    "old one until the process restarts (another `serve` process never sees it either)"))
 async def test_a_conversation_that_moved_to_another_service_url_is_written_to_there(tmp_path: Path) -> None:
     async with TeamsWorkshop(tmp_path) as teams:
         await teams.say(F, PLENUM, f"ny {TITLE}")  # the deliverer has written to the plenum
