@@ -29,7 +29,7 @@ from adapters.teams.conversations import Conversations, Place
 from adapters.teams.links import FileLinks
 from adapters.teams.render import attachment, form_card
 from bot.clock import SystemClock
-from bot.events import FormSubmitted
+from bot.events import Event, FormSubmitted
 from bot.plan.files import Attachment as PlanAttachment
 from bot.plan.files import UnknownWorkshop
 from bot.service import Result, WorkshopService
@@ -78,9 +78,12 @@ class TeamsBot(Bot):
             return
         if activity.type not in (ActivityTypes.message, ActivityTypes.conversation_update):
             return  # invokes, typing, reactions: nothing the workshop needs
-        self._remember(activity)
+        if activity.conversation is None or not activity.conversation.id or activity.from_property is None:
+            return  # nowhere to answer, or nobody to answer: nothing to do
         try:
-            events = parse.events(activity, self.conversations.is_group_thread)
+            # Both read the store, where a read may wait for a lock (SQLite lets one transaction
+            # in at a time): off the event loop, so that other requests do not wait with it.
+            events = await asyncio.to_thread(self._read, activity)
         except ValueError:
             log.warning("ignored a Teams activity the bot cannot read (a card it did not make?)")
             return
@@ -90,17 +93,42 @@ class TeamsBot(Bot):
                 await self._answer_on_card(turn_context, event, result)
         self.wake()
 
-    def _remember(self, activity: Activity) -> None:
+    def _read(self, activity: Activity) -> list[Event]:
+        """Remember where the activity came from, then read its events (ValueError: unreadable)."""
+        is_group_thread = self._group_threads(activity)
+        self._remember(activity, is_group_thread)
+        return parse.events(activity, is_group_thread)
+
+    def _group_threads(self, activity: Activity) -> Callable[[str], bool]:
+        """`Conversations.is_group_thread` for this turn: asked once per conversation (it reads
+        the store whenever the answer is no, since the deliverer may have made the thread), and
+        not at all for a new post, whose thread is its own (the bot made the root of each group's)."""
+        own_thread = f";messageid={activity.id}"
+        answers: dict[str, bool] = {}
+
+        def is_group_thread(key: str) -> bool:
+            if activity.id and key.endswith(own_thread):
+                return False
+            if key not in answers:
+                answers[key] = self.conversations.is_group_thread(key)
+            return answers[key]
+
+        return is_group_thread
+
+    def _remember(self, activity: Activity, is_group_thread: Callable[[str], bool] | None = None) -> None:
         """How to reach this conversation later: a channel's new posts go to the channel
         itself, a group's thread keeps its own id."""
         conversation_id = activity.conversation.id
-        key = parse.conversation_key(conversation_id, self.conversations.is_group_thread)
+        key = parse.conversation_key(conversation_id, is_group_thread or self._group_threads(activity))
         reference: dict[str, Any] = TurnContext.get_conversation_reference(activity).serialize()
         reference["conversation"]["id"] = key.removeprefix(parse.PREFIX)
         existing = self.conversations.place(key)
         kind = activity.conversation.conversation_type or "channel"
-        self.conversations.remember(key, Place(reference, parse.org_of(activity), kind,
-                                               group_thread=bool(existing and existing.group_thread)))
+        place = Place(reference, parse.org_of(activity), kind,
+                      group_thread=bool(existing and existing.group_thread))
+        if existing is not None and _lasting(existing) == _lasting(place):
+            return  # only who wrote, and which message, changed: a write per turn for nothing
+        self.conversations.remember(key, place)
 
     async def _answer_on_card(self, turn_context: TurnContext, event: FormSubmitted,
                               result: Result) -> None:
@@ -151,6 +179,16 @@ class TeamsBot(Bot):
         card = CardAttachment(content_type=FILE_INFO, content_url=info["contentUrl"], name=info["name"],
                               content={"uniqueId": info["uniqueId"], "fileType": info["fileType"]})
         await turn_context.send_activity(Activity(type=ActivityTypes.message, attachments=[card]))
+
+
+# What a reference says about the turn it came from, not about the conversation: a delivery
+# posts to the conversation itself (deliver.py), so these need not be kept up to date.
+_TURN_FIELDS = ("activityId", "user", "locale")
+
+
+def _lasting(place: Place) -> Place:
+    return replace(place, reference={key: value for key, value in place.reference.items()
+                                     if key not in _TURN_FIELDS})
 
 
 def teams_route(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Any]:

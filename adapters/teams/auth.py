@@ -24,12 +24,16 @@ from types import SimpleNamespace
 import requests
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, CallerIdConstants
+from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
     AuthenticationConstants,
     BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
     MicrosoftAppCredentials,
     PasswordServiceClientCredentialFactory,
+    UserTokenClient,
 )
 from msal import ConfidentialClientApplication
 from msrest.authentication import Authentication
@@ -70,11 +74,16 @@ def bot_authentication(app_id: str, password: str, tenant_id: str,
     no token is sent (local testing, e.g. with the Emulator); the caller warns about that."""
     if app_id and not (password and tenant_id):
         raise ValueError("a single-tenant bot needs MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID")
-    endpoints = endpoints or Endpoints()
-    # The configuration keys ConfigurationBotFrameworkAuthentication reads; setting any of the
-    # URL ones selects the SDK's parameterized authentication instead of its built-in public
-    # cloud, whose inbound URLs are hard-coded.
-    configuration = SimpleNamespace(
+    configuration = sdk_configuration(tenant_id, endpoints or Endpoints())
+    return _Authentication(configuration,
+                           credentials_factory=_SingleTenantCredentials(app_id, password, tenant_id))
+
+
+def sdk_configuration(tenant_id: str, endpoints: Endpoints) -> SimpleNamespace:
+    """The configuration keys ConfigurationBotFrameworkAuthentication reads; setting any of the
+    URL ones selects the SDK's parameterized authentication instead of its built-in public
+    cloud, whose inbound URLs are hard-coded."""
+    return SimpleNamespace(
         TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=endpoints.channel_openid_metadata,
         TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL=endpoints.emulator_openid_metadata,
         TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
@@ -85,8 +94,6 @@ def bot_authentication(app_id: str, password: str, tenant_id: str,
         CALLER_ID=CallerIdConstants.public_azure_channel,  # what the built-in public cloud sets
         VALIDATE_AUTHORITY=endpoints.validate_authority,
     )
-    return _Authentication(configuration,
-                           credentials_factory=_SingleTenantCredentials(app_id, password, tenant_id))
 
 
 class _Authentication(ConfigurationBotFrameworkAuthentication):
@@ -94,11 +101,28 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
     401). As shipped, 4.17's parameterized path lets a forged signature, an expired token, an
     unknown key id or a malformed token escape as other exceptions (answered 500, as if the bot
     were broken), and treats a missing Authorization header ("" from CloudAdapter) as a token
-    to check, which fails with 500 even when authentication is off (local testing)."""
+    to check, which fails with 500 even when authentication is off (local testing).
+
+    It also keeps the clients it makes. As shipped, every turn and every proactive send builds
+    a new ConnectorClient and a new (never used) UserTokenClient; each builds msrest's retry
+    policy, about 5 ms of CPU, and its own requests session, hence a new TLS connection to the
+    Bot Connector. Here one client per (app id, service URL, audience) serves the process: its
+    credentials ask the shared MSAL app for the token on every request, and MSAL renews it
+    before it expires, so a kept client never sends a stale token.
+    """
+
+    def __init__(self, configuration: object, *, credentials_factory: _SingleTenantCredentials) -> None:
+        super().__init__(configuration, credentials_factory=credentials_factory)
+        # A turn asks for the channel's audience by name, a proactive send leaves it out: the
+        # same client either way, as the SDK's factory falls back to this one.
+        self._audience: str | None = getattr(configuration, "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE", None)
+        # A handful of entries: one per Bot Connector region the bot hears from.
+        self._connectors: dict[tuple[str | None, str, str | None], ConnectorClient] = {}
+        self._token_clients: dict[str | None, UserTokenClient] = {}
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         try:
-            return await super().authenticate_request(activity, auth_header or None)
+            result = await super().authenticate_request(activity, auth_header or None)
         except requests.RequestException:
             raise  # the signing keys could not be fetched: our trouble, not the caller's (500)
         except PermissionError as refusal:
@@ -107,6 +131,51 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
         except Exception as error:  # jwt's errors, and the SDK's IndexError/KeyError/Exception
             _log.warning("refused a Teams activity: %s: %s", type(error).__name__, error)
             raise PermissionError(f"invalid token: {error}") from error
+        if result.connector_factory is not None:  # the turn's replies go through the kept clients
+            result.connector_factory = self.create_connector_factory(result.claims_identity)
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return _KeptConnectors(super().create_connector_factory(claims_identity),
+                               _app_id(claims_identity), self._audience, self._connectors)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        """For signing users in, which this bot never does; CloudAdapter makes one every turn."""
+        app_id = _app_id(claims_identity)
+        client = self._token_clients.get(app_id)
+        if client is None:
+            client = await super().create_user_token_client(claims_identity)
+            client = self._token_clients.setdefault(app_id, client)
+        return client
+
+
+class _KeptConnectors(ConnectorFactory):
+    """The SDK's connector factory, making each client once. A client may serve many turns at
+    once: msrest keeps no state of a request on it but the Authorization header it sets on its
+    requests session before each request, the same token for all of them; and each thread (the
+    dispatcher's event loop runs on one of its own) gets a session of its own."""
+
+    def __init__(self, factory: ConnectorFactory, app_id: str | None, default_audience: str | None,
+                 kept: dict[tuple[str | None, str, str | None], ConnectorClient]) -> None:
+        self._factory = factory
+        self._app_id = app_id
+        self._default_audience = default_audience
+        self._kept = kept
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        key = (self._app_id, service_url, audience or self._default_audience)
+        client = self._kept.get(key)
+        if client is None:  # two first turns at once may both make one; the first one kept wins
+            client = self._kept.setdefault(key, await self._factory.create(service_url, audience))
+        return client
+
+
+def _app_id(claims_identity: ClaimsIdentity) -> str | None:
+    """Whose credentials the SDK's factories use: as its _BuiltinBotFrameworkAuthentication.get_app_id."""
+    app_id: str | None = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    if app_id is None:
+        app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    return app_id
 
 
 class _SingleTenantCredentials(PasswordServiceClientCredentialFactory):
