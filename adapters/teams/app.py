@@ -16,16 +16,18 @@ from typing import Any
 
 import requests
 from aiohttp import web
-from botbuilder.core import Bot, InvokeResponse, TurnContext
+from botbuilder.core import Bot, BotAdapter, InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from botbuilder.schema import Attachment as CardAttachment
+from botframework.connector.aio import ConnectorClient
 
 from adapters.batching import Batcher
 from adapters.config import Settings
 from adapters.teams import parse
 from adapters.teams.auth import Endpoints, bot_authentication
 from adapters.teams.conversations import Conversations, Place
+from adapters.teams.deliver import failure_of, without_retries
 from adapters.teams.links import FileLinks
 from adapters.teams.render import attachment, form_card
 from bot.clock import SystemClock
@@ -70,6 +72,7 @@ class TeamsBot(Bot):
         self.conversations = conversations
         self.wake = wake
         self.files = files
+        self._redraws: set[asyncio.Task[None]] = set()
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -145,11 +148,13 @@ class TeamsBot(Bot):
         update = Activity(id=card_id, type=ActivityTypes.message,
                           attachments=[CardAttachment(content_type=content["contentType"],
                                                       content=content["content"])])
-        try:
-            await turn_context.update_activity(update)
-        except Exception as error:  # noqa: BLE001 - the answer is stored; only the card lags
-            log.warning("could not redraw a form card in Teams: %s", type(error).__name__)
-
+        connector = turn_context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]
+        conversation_id = turn_context.activity.conversation.id
+        done, hint = await redraw_card(connector, conversation_id, update)
+        if not done:  # Teams is throttling or failing: go on trying after the turn
+            later = asyncio.create_task(keep_redrawing(connector, conversation_id, update, hint))
+            self._redraws.add(later)  # kept until done: a task nobody holds may be collected
+            later.add_done_callback(self._redraws.discard)
 
     async def _file_consent(self, turn_context: TurnContext) -> None:
         """The person allowed the plan into their OneDrive: upload it there and show it as a
@@ -189,6 +194,36 @@ _TURN_FIELDS = ("activityId", "user", "locale")
 def _lasting(place: Place) -> Place:
     return replace(place, reference={key: value for key, value in place.reference.items()
                                      if key not in _TURN_FIELDS})
+
+
+REDRAW_WAITS = (1, 2, 5, 15, 30, 60)  # seconds between tries; Teams' Retry-After comes first
+
+
+async def redraw_card(connector: ConnectorClient, conversation_id: str,
+                      update: Activity) -> tuple[bool, float | None]:
+    """One try at drawing a form card anew after its submission: (done, Teams' Retry-After).
+    Done means drawn, or never will be (the card is gone)."""
+    without_retries(connector)  # the waits here honour Retry-After; msrest's would not
+    try:
+        await connector.conversations.update_activity(conversation_id, update.id, update)
+        return True, None
+    except Exception as error:  # noqa: BLE001 - whatever it was, only the card lags
+        failure = failure_of(error)
+        if failure.permanent:
+            log.warning("could not redraw a form card in Teams: %s", failure)
+        return failure.permanent, failure.retry_after
+
+
+async def keep_redrawing(connector: ConnectorClient, conversation_id: str, update: Activity,
+                         hint: float | None) -> None:
+    """After the turn, while Teams throttles or fails: a saved form must lose its button, or a
+    second press would look like it did nothing. The answer itself is stored already."""
+    for wait in REDRAW_WAITS:
+        await asyncio.sleep(hint if hint is not None else wait)
+        done, hint = await redraw_card(connector, conversation_id, update)
+        if done:
+            return
+    log.warning("gave up redrawing a form card in Teams")
 
 
 def teams_route(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Any]:

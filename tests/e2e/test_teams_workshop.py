@@ -507,12 +507,6 @@ async def test_a_conversation_that_moved_to_another_service_url_is_written_to_th
         assert post.headers["Host"] == f"localhost:{teams.fake.port}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "adapters/teams/app.py TeamsBot._answer_on_card redraws a submitted form card once, in the "
-    "request, outside the outbox: when Teams keeps refusing the update (429 or 5xx) past "
-    "msrest's own three retries, it only logs 'could not redraw a form card' and nothing tries "
-    "again, so once Teams is back the saved card still offers its submit button, and pressing "
-    "it again saves a second copy"))
 async def test_a_form_saved_while_teams_throttles_is_shown_saved_once_teams_is_back(tmp_path: Path) -> None:
     async with TeamsWorkshop(tmp_path) as teams:
         await play(teams, SHORT, until="break")  # phase 3: comments on the agree cards
