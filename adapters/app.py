@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from bot.service import Defaults, WorkshopService
 from bot.store.database import connect, sessions
 from bot.store.memory import PlatformMemory
 from bot.store.outbox import SqlOutbox
+from bot.store.repository import WorkshopCache
 from bot.store.schema import upgrade
 from bot.store.uow import SqlUnitOfWork
 
@@ -37,6 +38,7 @@ class Store:
     engine: Engine
     sessions: sessionmaker[Session]
     outbox: SqlOutbox
+    workshops: WorkshopCache = field(default_factory=WorkshopCache)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -51,7 +53,7 @@ def open_store(url: str, migrate: bool = True) -> Store:
 
 
 def units(store: Store) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(store.sessions)
+    return lambda: SqlUnitOfWork(store.sessions, store.workshops)
 
 
 def build_service(store: Store, clock: Clock, settings: Settings) -> WorkshopService:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Protocol
@@ -41,12 +42,13 @@ class Timers(Protocol):
 
 class Dispatcher:
     def __init__(self, outbox: Outbox, deliverer: Deliverer, timers: Timers, clock: Clock,
-                 batch: int = 500) -> None:
+                 batch: int = 500, lanes_at_once: int = 16) -> None:
         self.outbox = outbox
         self.deliverer = deliverer
         self.timers = timers
         self.clock = clock
         self.batch = batch
+        self.lanes_at_once = lanes_at_once
 
     async def deliver_due(self) -> int:
         """One pass over the outbox; returns how many effects were delivered."""
@@ -63,23 +65,34 @@ class Dispatcher:
                 return total
 
     async def _pass(self) -> tuple[int, int]:
-        """Returns (delivered, delivered or set aside) for one pass over what is due."""
-        now = self.clock.now()
-        blocked: set[str] = set()
+        """Returns (delivered, delivered or set aside) for one pass over what is due.
+
+        Conversations are delivered side by side (a slow or paced one does not hold up the
+        others), each in its own order."""
+        lanes: dict[str, list[Pending]] = {}
+        for item in self.outbox.due(self.clock.now(), self.batch):
+            lanes.setdefault(item.lane, []).append(item)
+        width = asyncio.Semaphore(self.lanes_at_once)
+
+        async def lane(items: list[Pending]) -> tuple[int, int]:
+            async with width:
+                return await self._lane(items)
+
+        counts = await asyncio.gather(*(lane(items) for items in lanes.values()))
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    async def _lane(self, items: list[Pending]) -> tuple[int, int]:
         delivered = progressed = 0
-        for item in self.outbox.due(now, self.batch):
-            if item.lane in blocked:
-                continue
+        for item in items:
+            progressed += 1
             try:
                 ref = await self._send(item)
             except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
                 if self._failed(item, error):
-                    blocked.add(item.lane)  # the rest of the lane waits, to keep its order
-                progressed += 1
+                    break  # the rest of the lane waits, to keep its order
                 continue
             self.outbox.delivered(item, ref, self.clock.now())
             delivered += 1
-            progressed += 1
         return delivered, progressed
 
     async def _send(self, item: Pending) -> str | None:

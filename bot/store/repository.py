@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -56,9 +56,27 @@ def _record(kind: type[Record], row: RecordRow) -> Record:
     return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
 
 
+class WorkshopCache:
+    """Workshops as this process last read or wrote them, by id. A workshop is immutable and
+    its row's version rises with every change, so a cached one whose version is the row's is
+    exactly what loading its records again would give, without reading them."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, Workshop] = {}
+
+    def get(self, workshop_id: str, version: int) -> Workshop | None:
+        found = self._known.get(workshop_id)
+        return found if found is not None and found.version == version else None
+
+    def put(self, workshop: Workshop) -> None:
+        self._known[workshop.id] = workshop
+
+
 class SqlWorkshops:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cache: WorkshopCache | None = None) -> None:
         self.session = session
+        self.cache = cache
+        self.saved: list[Workshop] = []  # for the cache, once the transaction has committed
 
     def get(self, workshop_id: str) -> Workshop | None:
         # Locked until the transaction ends: handlers of one workshop take turns instead of
@@ -66,6 +84,16 @@ class SqlWorkshops:
         root = self.session.get(WorkshopRow, workshop_id, with_for_update=True)
         if root is None:
             return None
+        cached = self.cache.get(workshop_id, root.version) if self.cache else None
+        if cached is not None:
+            return cached
+        loaded = self._load(root)
+        if self.cache is not None:
+            self.cache.put(loaded)
+        return loaded
+
+    def _load(self, root: WorkshopRow) -> Workshop:
+        workshop_id = root.id
         collections: dict[str, Any] = {}
         for name, kind, table, _ in SPECS:
             rows = self.session.scalars(select(table).where(table.workshop_id == workshop_id))
@@ -97,6 +125,7 @@ class SqlWorkshops:
         try:
             if old is None or old.id != new.id:
                 self._insert(new, actor, now)
+                self.saved.append(replace(new, version=1))
                 return
             changes = list(_changed(old, new))
             root = _values(new, ROOT_FIELDS)
@@ -104,6 +133,7 @@ class SqlWorkshops:
                 self._bump(old, root, actor, now)  # first, so no record is written on a stale read
                 for spec, key, record in changes:
                     self._write(spec, new.id, key, record, actor, now)
+                self.saved.append(replace(new, version=old.version + 1, updated_by=actor, updated_at=now))
         except IntegrityError as error:  # the same record, added by someone else meanwhile
             raise ConcurrencyConflict(str(error.orig)) from error
 

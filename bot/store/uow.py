@@ -12,17 +12,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.codec import dumps
 from bot.effects import Effect, conversation_of
 from bot.ports import ConcurrencyConflict
-from bot.store.repository import SqlWorkshops
+from bot.store.repository import SqlWorkshops, WorkshopCache
 from bot.store.tables import OutboxRow, ProcessedEventRow
 
 
 class SqlUnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], cache: WorkshopCache | None = None) -> None:
         self._factory = session_factory
+        self._cache = cache
 
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._factory()
-        self.workshops = SqlWorkshops(self.session)
+        self.workshops = SqlWorkshops(self.session, self._cache)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -47,3 +48,6 @@ class SqlUnitOfWork:
             self.session.commit()
         except IntegrityError as error:  # the same event or workshop, committed by someone else
             raise ConcurrencyConflict(str(error.orig)) from error
+        if self._cache is not None:  # only now: a rolled-back save must never be served
+            for workshop in self.workshops.saved:
+                self._cache.put(workshop)
