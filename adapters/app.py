@@ -39,6 +39,10 @@ class Store:
     sessions: sessionmaker[Session]
     outbox: SqlOutbox
     workshops: WorkshopCache = field(default_factory=WorkshopCache)
+    memory: PlatformMemory = field(init=False)  # what adapters keep about their platforms
+
+    def __post_init__(self) -> None:
+        self.memory = PlatformMemory(self.sessions)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -85,13 +89,16 @@ def platform_deliverers(store: Store, settings: Settings, submit: Callable[[Even
     `submit` takes what a platform reports back (a channel it made) to the service."""
     deliverers: dict[str, Deliverer] = {}
     if settings.teams_on or teams_without_auth:
-        from adapters.teams.app import cloud_adapter, file_links  # botbuilder only where Teams is on
+        from adapters.teams.app import (  # botbuilder only where Teams is on
+            cloud_adapter,
+            file_links,
+        )
         from adapters.teams.conversations import Conversations
         from adapters.teams.deliver import TeamsDeliverer
 
         deliverers["teams"] = TeamsDeliverer(
             cloud_adapter(settings, teams_endpoints), settings.microsoft_app_id,
-            Conversations(PlatformMemory(store.sessions)), file_links(settings),
+            Conversations(store.memory), file_links(settings),
             files=plan_files(store, SystemClock()).build, created=submit)
     if settings.slack_on and settings.slack_bot_token:
         from adapters.slack.app import slack_client  # slack_sdk only where Slack is on

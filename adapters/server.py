@@ -12,7 +12,6 @@ from sqlalchemy import text
 from adapters.app import Runtime, Store, plan_files
 from adapters.config import Settings
 from bot.clock import SystemClock
-from bot.store.memory import PlatformMemory
 
 if TYPE_CHECKING:
     from adapters.teams.auth import Endpoints
@@ -72,13 +71,19 @@ def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
 
 def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime: Runtime,
                  endpoints: Endpoints | None) -> None:
-    from adapters.teams.app import TeamsBot, cloud_adapter, file_links, log_auth, teams_route
+    from adapters.teams.app import (
+        TeamsBot,
+        cloud_adapter,
+        file_links,
+        log_auth,
+        teams_route,
+    )
     from adapters.teams.conversations import Conversations
     from adapters.teams.files import plan_download
 
     log_auth(settings)
     files = plan_files(store, SystemClock())
-    bot = TeamsBot(runtime.service, Conversations(PlatformMemory(store.sessions)), runtime.worker.wake,
+    bot = TeamsBot(runtime.service, Conversations(store.memory), runtime.worker.wake,
                    files.build)
     app.router.add_post("/api/messages", teams_route(cloud_adapter(settings, endpoints), bot))
     links = file_links(settings)
@@ -87,7 +92,10 @@ def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime
 
 
 def _mount_slack(app: web.Application, settings: Settings, runtime: Runtime, socket_mode: bool) -> None:
-    from adapters.slack.app import build_slack_app, slack_route  # only where Slack is on
+    from adapters.slack.app import (  # only where Slack is on
+        build_slack_app,
+        slack_route,
+    )
 
     assert settings.slack_bot_token and settings.slack_signing_secret
     slack = build_slack_app(runtime.service, settings.slack_bot_token.get_secret_value(),

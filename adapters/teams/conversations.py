@@ -48,8 +48,8 @@ class Conversations:
         self._put(f"teams:place:{key}", json.dumps(asdict(place), sort_keys=True))
 
     def place(self, key: str) -> Place | None:
-        # Read from the store every time: Teams may move a conversation to another service
-        # URL, and the process that hears of it may not be the one that delivers.
+        # Through the shared memory, not this object's cache: Teams may move a conversation
+        # to another service URL, and the part that hears of it is not the one that delivers.
         text = self.memory.get(f"teams:place:{key}")
         return Place(**json.loads(text)) if text else None
 

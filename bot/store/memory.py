@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.tables import PlatformMemoryRow
 
+FRESH_SECONDS = 30.0  # how long a value read here is trusted before the store is asked again
+
 
 class PlatformMemory:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    """One per process, shared by its adapters: what one of them writes, the others read at
+    once; what another process writes is seen within FRESH_SECONDS. The store is asked far
+    less often than once per message (on SQLite, every read waits for the writers)."""
+
+    def __init__(self, session_factory: sessionmaker[Session], fresh_seconds: float = FRESH_SECONDS) -> None:
         self._sessions = session_factory
+        self._fresh = fresh_seconds
+        self._read: dict[str, tuple[float, str | None]] = {}  # key → (when read, value)
 
     def get(self, key: str) -> str | None:
+        known = self._read.get(key)
+        if known is not None and time.monotonic() - known[0] < self._fresh:
+            return known[1]
         with self._sessions() as session:
             row = session.get(PlatformMemoryRow, key)
-            return row.value if row else None
+            value = row.value if row else None
+        self._read[key] = (time.monotonic(), value)
+        return value
 
     def put(self, key: str, value: str) -> None:
         with self._sessions.begin() as session:
             session.merge(PlatformMemoryRow(key=key, value=value, updated_at=datetime.now(UTC)))
+        self._read[key] = (time.monotonic(), value)
