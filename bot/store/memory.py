@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store.tables import PlatformMemoryRow
 
 FRESH_SECONDS = 30.0  # how long a value read here is trusted before the store is asked again
+MAX_KEPT = 10_000  # values kept at most; the least recently used go first
 
 
 class PlatformMemory:
@@ -20,7 +22,7 @@ class PlatformMemory:
     def __init__(self, session_factory: sessionmaker[Session], fresh_seconds: float = FRESH_SECONDS) -> None:
         self._sessions = session_factory
         self._fresh = fresh_seconds
-        self._read: dict[str, tuple[float, str | None]] = {}  # key → (when read, value)
+        self._read: OrderedDict[str, tuple[float, str | None]] = OrderedDict()  # key → (when, value)
 
     def get(self, key: str) -> str | None:
         known = self._read.get(key)
@@ -29,10 +31,16 @@ class PlatformMemory:
         with self._sessions() as session:
             row = session.get(PlatformMemoryRow, key)
             value = row.value if row else None
-        self._read[key] = (time.monotonic(), value)
+        self._keep(key, value)
         return value
 
     def put(self, key: str, value: str) -> None:
         with self._sessions.begin() as session:
             session.merge(PlatformMemoryRow(key=key, value=value, updated_at=datetime.now(UTC)))
+        self._keep(key, value)
+
+    def _keep(self, key: str, value: str | None) -> None:
         self._read[key] = (time.monotonic(), value)
+        self._read.move_to_end(key)
+        while len(self._read) > MAX_KEPT:
+            self._read.popitem(last=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import fields, replace
 from datetime import datetime
@@ -61,8 +62,9 @@ class WorkshopCache:
     its row's version rises with every change, so a cached one whose version is the row's is
     exactly what loading its records again would give, without reading them."""
 
-    def __init__(self) -> None:
-        self._known: dict[str, Workshop] = {}
+    def __init__(self, size: int = 256) -> None:
+        self._known: OrderedDict[str, Workshop] = OrderedDict()
+        self._size = size  # the workshops running now, with room to spare; the oldest go first
 
     def get(self, workshop_id: str, version: int) -> Workshop | None:
         found = self._known.get(workshop_id)
@@ -70,6 +72,9 @@ class WorkshopCache:
 
     def put(self, workshop: Workshop) -> None:
         self._known[workshop.id] = workshop
+        self._known.move_to_end(workshop.id)
+        while len(self._known) > self._size:
+            self._known.popitem(last=False)
 
 
 class SqlWorkshops:
