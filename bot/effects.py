@@ -33,6 +33,18 @@ class PostPrivate:
 
 
 @dataclass(frozen=True)
+class Direct:
+    """A message in `user`'s own chat with the bot, where it stays (follow-up after the
+    workshop). `conversation` is the workshop's plenum: it says which platform and
+    organisation, and keeps the workshop's messages in order."""
+
+    conversation: str
+    user: str
+    message: Message
+    key: str = ""  # names the message so that a later Update can replace it
+
+
+@dataclass(frozen=True)
 class OpenForm:
     conversation: str
     user: str
@@ -86,7 +98,7 @@ class Cancel:
     timer: str
 
 
-Effect = (Post | Update | PostPrivate | OpenForm | SendFile | CreateConversation | Invite | Schedule
+Effect = (Post | Update | PostPrivate | Direct | OpenForm | SendFile | CreateConversation | Invite | Schedule
           | Cancel)
 TIMER_EFFECTS = (Schedule, Cancel)
 

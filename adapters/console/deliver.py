@@ -11,7 +11,7 @@ from rich.text import Text as RichText
 
 from adapters.console.render import Line, render
 from adapters.console.files import PlanSaver
-from bot.effects import (CreateConversation, Effect, Invite, OpenForm, Post, PostPrivate, SendFile,
+from bot.effects import (CreateConversation, Direct, Effect, Invite, OpenForm, Post, PostPrivate, SendFile,
                          Update)
 from bot.i18n import Translator
 from bot.ui import Button, Form, Message
@@ -75,6 +75,12 @@ class ConsoleDeliverer:
                 if changed:
                     self._print(self._header(conversation, self.t("console.updated")), lines[:1] + changed)
                 self._remember(conversation, None, "update", key, lines)
+            case Direct(conversation, user, message, key):
+                lines = self._render(message, conversation, user)
+                self._print(self._header(conversation, self.t("console.direct_to", name=self.name_of(user))),
+                            lines)
+                self._remember(conversation, user, "direct", key, lines)
+                return key or None
             case PostPrivate(conversation, user, message):
                 lines = self._render(message, conversation, user)
                 only = self.t("console.only_to", name=self.name_of(user))

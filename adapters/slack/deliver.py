@@ -24,6 +24,7 @@ from adapters.slack.render import message_payloads, modal
 from bot.dispatch import DeliveryError
 from bot.effects import (
     CreateConversation,
+    Direct,
     Effect,
     Invite,
     OpenForm,
@@ -80,6 +81,8 @@ class SlackDeliverer:
                 return await self._update(channel_of(conversation), ref, message)
             case PostPrivate(conversation, user, message):
                 await self._post_private(channel_of(conversation), user_of(user), message)
+            case Direct(_, user, message):  # posted to a user id, Slack opens the DM with the app
+                return await self._post(user_of(user), payloads_of(message), ref)
             case OpenForm(conversation, user, form, trigger):
                 await self._open_form(conversation, user_of(user), form, trigger)
             case SendFile(conversation, workshop_id, message):

@@ -44,6 +44,7 @@ from adapters.teams.render import attachment, fallback_text, form_card, message_
 from bot.dispatch import DeliveryError
 from bot.effects import (
     CreateConversation,
+    Direct,
     Effect,
     Invite,
     OpenForm,
@@ -93,6 +94,9 @@ class TeamsDeliverer:
                                         fallback_text(message), ref)
             case Update(conversation, _, message):
                 return await self._update(self._place(conversation), message, ref)
+            case Direct(conversation, user, message):
+                direct = await self._direct(self._place(conversation), user)
+                return await self._post(direct, message_cards(message), fallback_text(message), ref)
             case PostPrivate(conversation, user, message):
                 direct = await self._direct(self._place(conversation), user)
                 await self._post(direct, message_cards(message), fallback_text(message), ref)

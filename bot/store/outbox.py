@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.codec import loads
-from bot.effects import Post, Update
+from bot.effects import Direct, Post, Update
 from bot.ports import Pending
 from bot.store.tables import OutboxRow, PostedMessageRow
 
@@ -59,7 +59,7 @@ class SqlOutbox:
                             .values(delivered_at=now, attempts=item.attempts + 1, claimed_until=None))
             effect = item.effect
             # An update of a message that was never posted is posted: remember where, too.
-            if isinstance(effect, (Post, Update)) and effect.key and ref is not None:
+            if isinstance(effect, (Post, Update, Direct)) and effect.key and ref is not None:
                 session.merge(PostedMessageRow(workshop_id=item.workshop_id, key=effect.key,
                                                ref=ref, updated_at=now))
 

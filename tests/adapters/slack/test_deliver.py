@@ -23,6 +23,7 @@ from bot.dispatch import DeliveryError, Dispatcher
 from bot.effects import (
     Cancel,
     CreateConversation,
+    Direct,
     Effect,
     Invite,
     OpenForm,
@@ -116,6 +117,20 @@ async def test_a_long_post_that_failed_halfway_goes_on_where_it_stopped(fake: Fa
     posted = fake.calls_to("chat.postMessage", ok_only=True)
     assert [c.params["blocks"] for c in posted] == [p["blocks"] for p in payloads]  # each once
     assert ref == f"{CHANNEL}|1700000000.000100"  # still the first part's, which updates edit
+
+
+async def test_a_direct_message_goes_to_the_persons_chat_with_the_app_and_can_be_edited(
+        fake: FakeSlackApi) -> None:
+    slack = deliverer(fake)
+
+    ref = await slack.deliver(Direct(CONVERSATION, "slack:U42", message("Dit mål: status?"), key="goal"), None)
+    await slack.deliver(Update(CONVERSATION, "goal", message("Dit mål: i gang")), ref)
+
+    [post] = fake.calls_to("chat.postMessage")
+    assert post.params["channel"] == "U42"  # Slack opens the direct chat with the app
+    [edit] = fake.calls_to("chat.update")
+    assert (edit.params["channel"], edit.params["ts"]) == tuple(str(ref).split("|"))
+    assert fake.calls_to("chat.postEphemeral") == []
 
 
 async def test_an_update_edits_the_posted_message_by_its_ts(fake: FakeSlackApi) -> None:
@@ -478,4 +493,21 @@ async def test_a_retry_after_the_channel_was_made_makes_no_second_channel(
     assert bound.conversation == "slack:" + next(c.params["channel"] for c in fake.calls_to(
         "conversations.invite", ok_only=True))
     assert made.params["name"] == "fjordly-e"
+    store.close()
+
+
+async def test_a_keyed_direct_message_is_edited_through_the_outbox(fake: FakeSlackApi,
+                                                                   tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    clock = ManualClock(START)
+    with SqlUnitOfWork(store.sessions) as uow:
+        uow.add_effects(WORKSHOP, [Direct(CONVERSATION, "slack:U42", message("status?"), key="goal"),
+                                   Update(CONVERSATION, "goal", message("i gang"))], clock.now())
+        uow.commit()
+
+    await Dispatcher(store.outbox, deliverer(fake), NoTimers(), clock).drain()
+
+    assert len(fake.calls_to("chat.postMessage")) == 1  # the update edited it, posted nothing new
+    [edit] = fake.calls_to("chat.update")
+    assert edit.params["channel"] == "U42"
     store.close()

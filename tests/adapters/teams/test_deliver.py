@@ -33,6 +33,7 @@ from bot.dispatch import DeliveryError, Dispatcher
 from bot.effects import (
     Cancel,
     CreateConversation,
+    Direct,
     Effect,
     Invite,
     OpenForm,
@@ -330,6 +331,21 @@ async def test_a_private_message_opens_a_chat_with_the_person_once_and_reuses_it
     assert [p.cards for p in fake.shown(chat)] == [message_cards(message("kun til dig")),
                                                    message_cards(message("igen"))]
     assert channel_posts(fake) == []  # nobody else saw it
+
+
+async def test_a_direct_message_stays_in_the_persons_chat_and_can_be_edited_there(
+        fake: FakeTeamsApi, settings: Settings, conversations: Conversations) -> None:
+    teams = deliverer(fake, settings, conversations)
+    user = f"teams:{JONAS.id}"
+
+    ref = await teams.deliver(Direct(PLENUM, user, message("Dit mål: status?"), key="goal"), None)
+    assert ref is not None
+    await teams.deliver(Update(PLENUM, "goal", message("Dit mål: i gang")), ref)
+
+    chat = fake.personal_conversation_id(JONAS)
+    [shown] = fake.shown(chat)
+    assert shown.cards == message_cards(message("Dit mål: i gang"))  # edited where it stands
+    assert channel_posts(fake) == []
 
 
 async def test_a_form_is_a_card_with_its_inputs_and_is_remembered_by_its_activity_id(
