@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.codec import dumps, loads
-from bot.effects import (Cancel, CreateConversation, Effect, Invite, OpenForm, Post, PostPrivate,
+from bot.effects import (Cancel, CreateConversation, Direct, Effect, Invite, OpenForm, Post, PostPrivate,
                          Schedule, SendFile, Update)
 from bot.ui import (Block, Button, Buttons, FieldKind, Fields, Form, FormField, Heading, Message,
                     Note, Progress, Text)
@@ -61,6 +61,7 @@ def every_effect(text: str = "Hej 👋") -> list[Effect]:
         Post("E", message(text)),
         Update("plenum", "board", message(text)),
         PostPrivate("E2", "U-anna", message(text)),
+        Direct("plenum", "U-anna", message(text), key=f"followup:{text}"),
         OpenForm("S", "U-anna", form(text), trigger="trigger-1.2"),
         OpenForm("S", "U-anna", Form("empty", text, "OK", ())),
         SendFile("plenum", "w1234", message(text)),
