@@ -12,7 +12,7 @@ from typing import Any
 from bot.domain.model import Level, Workshop
 from bot.effects import PostPrivate
 from bot.events import Action, Command, Event, FormSubmitted, MemberJoined, TimerFired
-from bot.flow import ambitions, goals, grouping, imported, info, phases, plenum, setup, wrapup
+from bot.flow import ambitions, followup, goals, grouping, imported, info, phases, plenum, setup, wrapup
 from bot.flow.turn import Context, FormInvalid, Outcome, Refusal, Turn
 from bot.i18n import LANGUAGES, Translator, catalog
 from bot.ui import Message, Text
@@ -34,6 +34,7 @@ COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "help": info.help_,
     "plan": wrapup.show_plan,
     "measures": imported.import_measures,
+    "close": followup.close,
 }
 # Commands that make sense in a conversation that is not (yet) part of the workshop.
 OUTSIDE = frozenset({"new", "group", "help"})
@@ -59,6 +60,8 @@ ACTIONS: Mapping[str, Callable[[Turn, Mapping[str, str]], None]] = {
     "edit_goal": goals.edit,
     "support_goal": goals.support,
     "set_owner": wrapup.set_owner,
+    "followup_status": followup.report,
+    "followup_snooze": followup.snooze,
 }
 
 FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]] = {
@@ -118,6 +121,8 @@ def _route(turn: Turn, event: Event) -> None:
         case TimerFired():
             if turn.has_workshop and phases.is_phase_timer(turn.ws.id, event.timer):
                 phases.timer_fired(turn, event.args, event.late)
+            elif turn.has_workshop and followup.is_followup_timer(turn.ws.id, event.timer):
+                followup.timer_fired(turn, event.args)
         case MemberJoined():
             if turn.has_workshop:
                 grouping.member_joined(turn)

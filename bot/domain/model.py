@@ -226,6 +226,7 @@ class Workshop(Record):
     phase_log: tuple[PhaseRun, ...] = ()
     split_approved: bool = False
     auto_advance: bool = False  # when a phase's time is up, go on without asking the facilitator
+    followup_closed: bool = False  # after the workshop: no more reminders
     members: Mapping[str, Member] = field(default_factory=dict)
     groups: Mapping[str, Group] = field(default_factory=dict)
     conversations: Mapping[str, Conversation] = field(default_factory=dict)

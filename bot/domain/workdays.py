@@ -23,6 +23,10 @@ class WorkingHours:
     weekdays: frozenset[int] = frozenset(range(5))  # Monday is 0
     country: str = "DK"
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.weekdays and day not in _holidays(self.country, day.year)
 

@@ -7,18 +7,21 @@ from collections.abc import Sequence
 
 from bot.domain.groups import measures_of, participants, working_groups
 from bot.domain.model import AmbitionStatus, Phase
-from bot.flow import views
+from bot.flow import followup, views
 from bot.flow.turn import Turn
 from bot.i18n import Translator
 from bot.ui import Block, Fields, Heading, Message, Note, Progress
 
 FACILITATOR_COMMANDS = ("new", "group", "measures", "start", "next", "extend", "pause", "resume",
-                        "groups", "move", "split", "setup", "plan")
+                        "groups", "move", "split", "setup", "plan", "close")
 EVERYONE_COMMANDS = ("join", "status", "help")
 
 
 def status(turn: Turn, args: Sequence[str] = ()) -> None:
     ws, t = turn.ws, turn.t
+    if ws.phase == Phase.FOLLOW_UP and turn.is_facilitator:
+        turn.reply(followup.overview(turn))
+        return
     blocks: list[Block] = [
         Heading(t("status.heading", title=ws.title)),
         Fields(((t("status.phase"), views.phase_title(turn, ws.phase)), (t("status.time"), _time(turn)))),

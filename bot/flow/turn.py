@@ -14,7 +14,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.domain.model import COLLECTIONS, Phase, Record, Workshop
-from bot.effects import Cancel, Effect, OpenForm, Post, PostPrivate, Schedule, SendFile, Update
+from bot.effects import Cancel, Direct, Effect, OpenForm, Post, PostPrivate, Schedule, SendFile, Update
 from bot.events import Event
 from bot.i18n import Translator
 from bot.ui import Form, Message, Moment, Text
@@ -111,6 +111,10 @@ class Turn:
         if isinstance(message, str):
             message = Message((Text(message),), summary=message)
         self.effects.append(PostPrivate(self.event.conversation, self.event.actor.id, message))
+
+    def direct(self, conversation: str, user: str, message: Message, key: str = "") -> None:
+        """A message in `user`'s own chat with the bot; `conversation` says on which platform."""
+        self.effects.append(Direct(conversation, user, message, key))
 
     def open_form(self, form: Form) -> None:
         form = replace(form, expired=self.t("form.expired"))

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from bot.domain.groups import plenum_of
 from bot.domain.model import Phase, SmartGoal
-from bot.flow import views
+from bot.flow import followup, views
 from bot.flow.access import goal_in, require_member_of, require_unchanged
 from bot.flow.inputs import FormReader
 from bot.flow.turn import Turn
@@ -85,6 +85,7 @@ def finish(turn: Turn) -> None:
     turn.post(plenum, plan_message(turn.ws, turn.t), key="plan")
     turn.send_plan(plenum)
     turn.post(plenum, views.message(Text(turn.t("finish.thanks"))))
+    followup.begin(turn)
 
 
 def show_plan(turn: Turn, args: Sequence[str] = ()) -> None:

@@ -105,6 +105,7 @@ class WorkshopRow(Base):
     phase_log: Mapped[tuple[PhaseRun, ...]] = mapped_column(PhaseLog)
     split_approved: Mapped[bool] = mapped_column(Boolean)
     auto_advance: Mapped[bool] = mapped_column(Boolean, default=False)
+    followup_closed: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer)
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from adapters.slack.render import message_payloads
 from bot.codec import loads
-from bot.effects import Invite, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.effects import Direct, Invite, OpenForm, Post, PostPrivate, SendFile, Update
 from bot.store.tables import OutboxRow
 from tests.e2e.slack_driver import Shown, SlackWorkshop, user_id
 from tests.fakes.slack_api import TOKEN
@@ -411,6 +411,9 @@ def intended(slack: SlackWorkshop) -> Mapping[str, list[tuple[str, str]]]:
                     wanted[channel].append(("chat.update", message_payloads(message)[0]["text"]))
                 case PostPrivate(message=message):
                     wanted[channel] += [("chat.postEphemeral", p["text"]) for p in message_payloads(message)]
+                case Direct(user=user, message=message):  # posted to the user id: their chat with the app
+                    wanted[user.removeprefix("slack:")] += [("chat.postMessage", p["text"])
+                                                            for p in message_payloads(message)]
                 case OpenForm():
                     wanted[channel].append(("views.open", ""))
                 case SendFile():

@@ -26,6 +26,7 @@ from adapters.teams.render import fallback_text, form_card, message_cards
 from bot.codec import loads
 from bot.effects import (
     CreateConversation,
+    Direct,
     OpenForm,
     Post,
     PostPrivate,
@@ -642,7 +643,7 @@ def intended(teams: TeamsWorkshop) -> Mapping[str, list[tuple[str, str]]]:
                     wanted[conversation] += [("send", fallback_text(message))] * len(message_cards(message))
                 case Update(message=message):
                     wanted[conversation].append(("update", fallback_text(message)))
-                case PostPrivate(user=user, message=message):
+                case PostPrivate(user=user, message=message) | Direct(user=user, message=message):
                     chat = teams.fake.personal_conversation_id(user.removeprefix("teams:"))
                     wanted[chat] += [("send", fallback_text(message))] * len(message_cards(message))
                 case OpenForm(form=form):

@@ -1,0 +1,139 @@
+"""Follow-up after the workshop, months of it on an injected clock.
+
+Timers run as APScheduler runs them: a timer scheduled again under the same id replaces the
+earlier one, a cancelled one never fires. Reminders must land on Danish working days inside
+working hours, stop when a goal is done or follow-up is closed, and reach only the owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.followup import status_of
+from bot.domain.model import GoalStatus, Phase
+from bot.effects import Cancel, Direct, Effect, Schedule
+from bot.events import timer_fired
+from tests.harness import FACILITATOR, GOAL, Room, actor, texts
+
+CPH = ZoneInfo("Europe/Copenhagen")
+# 14 days before this deadline is Easter Monday (29 March 2027)
+DEADLINE = {**GOAL, "deadline": "12-04-2027"}
+
+
+def in_follow_up() -> Room:
+    room = Room()
+    room.to_smart_goals()
+    room.add_goal("Anders", "E", "E-energi", DEADLINE)
+    room.add_goal("Hanne", "S", "S-tilfredshed")
+    room.say(FACILITATOR, "plenum", "next")
+    room.say(FACILITATOR, "plenum", "next")
+    for goal, owner in zip(sorted(room.ws.goals.values(), key=lambda g: g.measure_id),
+                           ("carsten", "ib"), strict=True):
+        room.press(FACILITATOR, "plenum", "set_owner", goal=goal.id)
+        room.fill(FACILITATOR, {"owner": owner, "next_step": "Første skridt"})
+    room.say(FACILITATOR, "plenum", "next")
+    assert room.ws.phase == Phase.FOLLOW_UP, room.replies()
+    return room
+
+
+def pending(effects: list[Effect]) -> dict[str, Schedule]:
+    """The timers as the job store holds them after these effects, in order."""
+    timers: dict[str, Schedule] = {}
+    for effect in effects:
+        if isinstance(effect, Schedule):
+            timers[effect.timer] = effect
+        elif isinstance(effect, Cancel):
+            timers.pop(effect.timer, None)
+    return timers
+
+
+def run_until(room: Room, until: datetime) -> Iterator[tuple[datetime, list[Effect]]]:
+    """Fire every follow-up timer due before `until`, earliest first, like the scheduler."""
+    while True:
+        due = sorted((s.at, s.timer) for s in pending(room.effects).values()
+                     if ":followup:" in s.timer and s.at <= until)
+        if not due:
+            room.now = until
+            return
+        at, timer = due[0]
+        room.now = at
+        schedule = pending(room.effects)[timer]
+        room.effects.append(Cancel(timer))  # it ran: gone from the store
+        yield at, list(room.send(timer_fired(timer, dict(schedule.args))).effects)
+
+
+def directs_to(effects: list[Effect], name: str) -> list[str]:
+    return [texts(e.message) for e in effects if isinstance(e, Direct) and e.user == actor(name).id]
+
+
+def test_each_owner_gets_their_own_goals_when_the_workshop_ends() -> None:
+    room = in_follow_up()
+    carsten, ib = directs_to(room.effects, "Carsten"), directs_to(room.effects, "Ib")
+    assert any("ansvarlig for 1 SMART-mål" in text for text in carsten)
+    assert any(GOAL["text"] in text and "12.04.2027" in text for text in carsten)
+    assert not any(GOAL["text"] in text and "12.04.2027" in text for text in ib)
+    assert directs_to(room.effects, "Hanne") == []  # wrote the goal, does not own it
+    assert any("2 ansvarlige" in text for text in room.posted_in("plenum"))
+
+
+def test_six_months_of_reminders_fall_on_working_days_and_stop_when_done() -> None:
+    room = in_follow_up()
+    fired = list(run_until(room, datetime(2027, 6, 1, tzinfo=UTC)))
+    moments = [at.astimezone(CPH) for at, _ in fired]
+
+    assert moments, "no reminder in six months"
+    for moment in moments:
+        assert moment.weekday() < 5 and 8 <= moment.hour < 16, moment
+    days = {m.date().isoformat() for m in moments}
+    assert "2027-01-01" not in days and "2027-01-04" in days  # New Year's Day, then a weekend
+    assert "2027-03-29" not in days and "2027-03-30" in days  # 14 days before: Easter Monday
+    assert {"2027-04-09", "2027-04-12"} <= days  # 3 days before, and on the deadline itself
+    anders_goal = next(g for g in room.ws.goals.values() if g.owner_id == actor("Carsten").id)
+    reminders = [e for _, effects in fired for e in effects
+                 if isinstance(e, Direct) and e.user == actor("Carsten").id]
+    assert len(reminders) >= 6
+
+    # Carsten says it is done: no more reminders for that goal
+    room.act("Carsten", "dm", "followup_status", goal=anders_goal.id, status="done")
+    assert status_of(room.ws, anders_goal.id) == GoalStatus.DONE
+    later = list(run_until(room, datetime(2027, 12, 1, tzinfo=UTC)))
+    assert not [e for _, effects in later for e in effects
+                if isinstance(e, Direct) and e.user == actor("Carsten").id]
+    assert [e for _, effects in later for e in effects if isinstance(e, Direct) and e.user == actor("Ib").id]
+
+
+def test_an_answer_is_a_follow_up_entry_with_who_and_when_and_only_the_owner_may_answer() -> None:
+    room = in_follow_up()
+    goal = next(g for g in room.ws.goals.values() if g.owner_id == actor("Ib").id)
+
+    refused = room.act("Karen", "dm", "followup_status", goal=goal.id, status="in_progress")
+    assert "Ib" in texts(refused.effects[0].message) and not room.ws.followups
+
+    room.act("Ib", "dm", "followup_status", goal=goal.id, status="in_progress")
+    [entry] = room.ws.followups.values()
+    assert (entry.status, entry.updated_by, entry.updated_at) == (GoalStatus.IN_PROGRESS, actor("Ib").id, room.now)
+
+
+def test_a_snooze_moves_the_next_reminder_and_closing_stops_them_all() -> None:
+    room = in_follow_up()
+    goal = next(g for g in room.ws.goals.values() if g.owner_id == actor("Ib").id)
+    room.now = datetime(2027, 1, 8, 14, 0, tzinfo=CPH)  # a Friday afternoon
+    room.act("Ib", "dm", "followup_snooze", goal=goal.id, **{"for": "day"})
+    timer = pending(room.effects)[f"{room.ws.id}:followup:{goal.id}"]
+    assert timer.at.astimezone(CPH) == datetime(2027, 1, 11, 8, 0, tzinfo=CPH)  # Monday morning
+
+    room.say(FACILITATOR, "plenum", "luk")
+    assert room.ws.followup_closed
+    assert not [s for s in pending(room.effects).values() if ":followup:" in s.timer]
+    assert not [e for _, effects in run_until(room, room.now + timedelta(days=200)) for e in effects]
+
+
+def test_the_facilitator_hears_once_a_month_of_goals_that_stand_still() -> None:
+    room = in_follow_up()
+    fired = list(run_until(room, datetime(2027, 5, 1, tzinfo=UTC)))
+    digests = [t for _, effects in fired for t in directs_to(effects, FACILITATOR) if "står stille" in t]
+    assert digests, "no digest although nobody answered for months"
+    assert all("Carsten" in d and "Ib" in d for d in digests)  # one message listing both
+    assert len(digests) <= 5
