@@ -35,6 +35,7 @@ COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "plan": wrapup.show_plan,
     "measures": imported.import_measures,
     "close": followup.close,
+    "mine": followup.my_goals,
 }
 # Commands that make sense in a conversation that is not (yet) part of the workshop.
 OUTSIDE = frozenset({"new", "group", "help"})
@@ -62,6 +63,7 @@ ACTIONS: Mapping[str, Callable[[Turn, Mapping[str, str]], None]] = {
     "set_owner": wrapup.set_owner,
     "followup_status": followup.report,
     "followup_snooze": followup.snooze,
+    "followup_update": followup.open_update,
 }
 
 FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]] = {
@@ -74,6 +76,7 @@ FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]
     "comment": plenum.save_comment,
     "goal": goals.save,
     "owner": wrapup.save_owner,
+    "followup": followup.save_update,
 }
 
 

@@ -20,13 +20,16 @@ from bot.domain.model import FollowUp, GoalStatus, Phase, SmartGoal, Workshop
 from bot.domain.workdays import WorkingHours
 from bot.flow import views
 from bot.flow.turn import Refusal, Turn
-from bot.ui import Buttons, Fields, Heading, Message, Note, Text
+from bot.domain.numbers import parse_number, show_number
+from bot.flow.inputs import FormReader
+from bot.ui import Buttons, FieldKind, Fields, Form, FormField, Heading, Message, Note, Text
 
 CHECK_IN = time(9)
 DEADLINE_DAYS = (14, 3, 0)
 SNOOZE_DAYS = {"day": 1, "week": 7}
 UNANSWERED = 2  # reminders without an answer before the facilitator hears of the goal
 DIGEST = "digest"
+MAX_COMMENT = 1000
 
 
 def timer_id(workshop_id: str, goal_id: str) -> str:
@@ -148,10 +151,57 @@ def report(turn: Turn, args: Mapping[str, str]) -> None:
         status = GoalStatus(args.get("status", ""))
     except ValueError:
         raise Refusal("refuse.unknown_item") from None
-    turn.save(FollowUp(id=uuid.uuid4().hex[:12], goal_id=goal.id, status=status))
+    _record(turn, goal, status)
+
+
+def _record(turn: Turn, goal: SmartGoal, status: GoalStatus, progress: float | None = None,
+            comment: str = "") -> None:
+    turn.save(FollowUp(id=uuid.uuid4().hex[:12], goal_id=goal.id, status=status, progress=progress,
+                       comment=comment))
     turn.update(plenum_of(turn.ws), card_key(goal), goal_card(turn, goal))
     turn.reply(turn.t("followup.thanks", status=turn.t(f"goal_status.{status.value}")))
     schedule_next(turn, goal, 0)
+
+
+def open_update(turn: Turn, args: Mapping[str, str]) -> None:
+    """The longer answer: status, how far towards the target, and a comment."""
+    goal = _answerable(turn, args)
+    t = turn.t
+    latest = history.latest(turn.ws, goal.id)
+    turn.open_form(Form(
+        form="followup", title=t("followup.form_title"), submit=t("form.save"),
+        intro=t("followup.form_intro", text=goal.text, target=goal.target or t("common.none")),
+        args={"workshop": turn.ws.id, "goal": goal.id},
+        fields=(FormField("status", t("followup.status"), FieldKind.CHOICE, required=True,
+                          value=history.status_of(turn.ws, goal.id).value,
+                          options=tuple((s.value, t(f"goal_status.{s.value}")) for s in GoalStatus)),
+                FormField("progress", t("followup.progress"), FieldKind.TEXT, max_length=40,
+                          value=show_number(latest.progress) if latest and latest.progress is not None else "",
+                          hint=t("followup.progress_hint")),
+                FormField("comment", t("followup.comment"), FieldKind.LONG_TEXT, max_length=MAX_COMMENT))))
+
+
+def save_update(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -> None:
+    goal = _answerable(turn, args)
+    form = FormReader(turn.t, values)
+    status = form.choice("status", [s.value for s in GoalStatus])
+    raw = form.text("progress", 40)
+    progress = parse_number(raw) if raw else None
+    if raw and progress is None:
+        form.errors["progress"] = turn.t("followup.bad_progress", value=raw)
+    comment = form.text("comment", MAX_COMMENT, multiline=True)
+    form.done()
+    _record(turn, goal, GoalStatus(status), progress, comment)
+
+
+def my_goals(turn: Turn, args: Sequence[str] = ()) -> None:
+    """`mine mål`: an owner's own goals, with their buttons, in their own chat."""
+    turn.require_phase(Phase.FOLLOW_UP)
+    goals = [g for g in owned(turn.ws) if g.owner_id == turn.actor]
+    if not goals:
+        raise Refusal("refuse.no_goals_of_yours")
+    for goal in goals:
+        turn.direct(plenum_of(turn.ws), turn.actor, goal_card(turn, goal), key=card_key(goal))
 
 
 def snooze(turn: Turn, args: Mapping[str, str]) -> None:
@@ -197,8 +247,9 @@ def goal_card(turn: Turn, goal: SmartGoal, lead: str = "") -> Message:
     buttons = tuple(views.button(turn, t(f"goal_status.{s.value}"), "followup_status",
                                  "primary" if s == GoalStatus.DONE else "", goal=goal.id, status=s.value)
                     for s in GoalStatus)
-    later = tuple(views.button(turn, t(f"followup.snooze_{key}"), "followup_snooze", goal=goal.id, **{"for": key})
-                  for key in SNOOZE_DAYS)
+    later = (views.button(turn, t("followup.update"), "followup_update", goal=goal.id),
+             *(views.button(turn, t(f"followup.snooze_{key}"), "followup_snooze", goal=goal.id, **{"for": key})
+               for key in SNOOZE_DAYS))
     return views.message(
         Text(lead) if lead else None,
         Heading(t("goal.heading", number=goal.number, name=measure.name if measure else goal.measure_id)),

@@ -14,7 +14,7 @@ from bot.ui import Block, Fields, Heading, Message, Note, Progress
 
 FACILITATOR_COMMANDS = ("new", "group", "measures", "start", "next", "extend", "pause", "resume",
                         "groups", "move", "split", "setup", "plan", "close")
-EVERYONE_COMMANDS = ("join", "status", "help")
+EVERYONE_COMMANDS = ("join", "status", "mine", "help")
 
 
 def status(turn: Turn, args: Sequence[str] = ()) -> None:

@@ -137,3 +137,26 @@ def test_the_facilitator_hears_once_a_month_of_goals_that_stand_still() -> None:
     assert digests, "no digest although nobody answered for months"
     assert all("Carsten" in d and "Ib" in d for d in digests)  # one message listing both
     assert len(digests) <= 5
+
+
+def test_an_owner_can_report_progress_and_a_comment_and_a_bad_number_is_explained() -> None:
+    room = in_follow_up()
+    goal = next(g for g in room.ws.goals.values() if g.owner_id == actor("Carsten").id)
+    room.act("Carsten", "dm", "followup_update", goal=goal.id)
+
+    refused = room.fill("Carsten", {"status": "in_progress", "progress": "cirka halvvejs"})
+    assert "»cirka halvvejs« er ikke et tal" in refused.form_errors["progress"]
+    assert not room.ws.followups  # nothing saved from a refused form
+
+    room.fill("Carsten", {"progress": "128,5", "comment": "Tre afdelinger er renoveret"})
+    [entry] = room.ws.followups.values()
+    assert (entry.status, entry.progress, entry.comment) == (
+        GoalStatus.IN_PROGRESS, 128.5, "Tre afdelinger er renoveret")
+
+
+def test_my_goals_shows_an_owner_theirs_and_tells_others_they_have_none() -> None:
+    room = in_follow_up()
+    shown = room.say("Ib", "plenum", "mine mål")
+    assert [texts(e.message) for e in shown.effects if isinstance(e, Direct)] and all(
+        e.user == actor("Ib").id for e in shown.effects if isinstance(e, Direct))
+    assert "ikke ansvarlig for nogen" in texts(room.say("Karen", "plenum", "mine mål").effects[0].message)
