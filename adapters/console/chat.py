@@ -166,7 +166,9 @@ class ConsoleChat:
     async def advance(self, minutes: int) -> None:
         """Jump ahead: every timer due in the meantime fires, in order, at its own time."""
         target = self.clock.now() + timedelta(minutes=minutes)
-        self._echo(self.t("console.time_passes", minutes=minutes))
+        days, rest = divmod(minutes, 24 * 60)
+        self._echo(self.t("console.time_passes_days", days=days) if days and not rest
+                   else self.t("console.time_passes", minutes=minutes))
         while (due := self.timers.next_due(target)) is not None:
             timer, at, args = due
             self.clock.set(at)

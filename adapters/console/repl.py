@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,8 +68,8 @@ class Repl:
             self.conversation = rest.lstrip("#")
         elif (word in PRESS and rest.isdigit()) or (word.isdigit() and not rest):
             await self.chat.press_number(self.name, int(rest or word))
-        elif word in FORWARD and rest.isdigit():
-            await self.chat.advance(int(rest))
+        elif word in FORWARD and (minutes := duration_minutes(rest)) is not None:
+            await self.chat.advance(minutes)
         elif word in ATTACH and rest:
             await self.attach(*_path_and_text(rest))
         else:
@@ -134,3 +135,21 @@ def _path_and_text(rest: str) -> tuple[str, str]:
             return rest[1:closing], rest[closing + 1:]
     path, _, text = rest.partition(" ")
     return path, text
+
+
+# `spol 10` is ten minutes; a unit makes it hours, days, weeks or months (of 30 days), so that
+# months of follow-up after the workshop can be watched in a moment.
+_DURATION = re.compile(r"^(\d{1,6})\s*([a-zæøå]*)$")
+_UNITS = {"": 1, "m": 1, "min": 1, "t": 60, "h": 60, "d": 24 * 60, "dag": 24 * 60, "dage": 24 * 60,
+          "day": 24 * 60, "days": 24 * 60, "u": 7 * 24 * 60, "uge": 7 * 24 * 60, "uger": 7 * 24 * 60,
+          "w": 7 * 24 * 60, "week": 7 * 24 * 60, "weeks": 7 * 24 * 60, "md": 30 * 24 * 60,
+          "mdr": 30 * 24 * 60, "mo": 30 * 24 * 60, "month": 30 * 24 * 60, "months": 30 * 24 * 60}
+
+
+def duration_minutes(text: str) -> int | None:
+    """Minutes in "10", "3d", "2 uger" or "6mdr"; None for anything else."""
+    match = _DURATION.match(text.strip().casefold())
+    if match is None or match.group(2) not in _UNITS:
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2)]
+

@@ -18,6 +18,7 @@ from adapters.app import open_store
 from adapters.config import Settings
 from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
+from adapters.console.repl import duration_minutes
 from bot.domain.model import AmbitionStatus, Phase
 from bot.store.tables import ChangeRow, OutboxRow
 from bot.store.uow import SqlUnitOfWork
@@ -117,3 +118,23 @@ def test_the_readme_command_runs_the_demo_on_a_fresh_directory(tmp_path: Path) -
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Demoen er færdig" in result.stdout
     assert (tmp_path / "ambition-bot.sqlite3").exists()
+
+
+def test_the_console_fast_forwards_months_of_follow_up(tmp_path: Path) -> None:
+    assert [duration_minutes(t) for t in ("10", "3d", "2 uger", "6mdr", "1 month", "3x")] == [
+        10, 3 * 1440, 14 * 1440, 180 * 1440, 30 * 1440, None]
+    url = f"sqlite:///{tmp_path / 'follow-up.sqlite3'}"
+    out = io.StringIO()
+    console = Console(file=out, width=120, soft_wrap=True, highlight=False)
+    store = open_store(url)
+    try:
+        chat = console_chat(Settings(bot_language="da", database_url=url), store, console,
+                            org="demo-da", plan_out=tmp_path / "plan.xlsx")
+        asyncio.run(Demo(chat, console, "da").run())
+        before = len(private_to(chat, "Jonas"))
+        asyncio.run(chat.advance(duration_minutes("3mdr") or 0))
+    finally:
+        store.close()
+    reminders = private_to(chat, "Jonas")[before:]
+    assert "Månedens opfølgning" in reminders  # Jonas owns a goal: he is reminded of it
+    assert "Der går 90 dage" in out.getvalue()
