@@ -70,7 +70,7 @@ def test_a_form_error_asks_again_for_just_that_field(tmp_path: Path) -> None:
 
 def test_console_help_and_leaving(tmp_path: Path) -> None:
     printed = run(["?", "afslut"], tmp_path)
-    assert "som <navn>" in printed and "spol <min>" in printed
+    assert "som <navn>" in printed and "spol <tid>" in printed
 
 
 @pytest.mark.parametrize("line", ["tryk 999", "press x"])
