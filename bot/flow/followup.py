@@ -104,15 +104,19 @@ def schedule_next(turn: Turn, goal: SmartGoal, unanswered: int, at: datetime | N
         return
     if at is None:
         at, kind = next_reminder(turn.ws, goal, turn.now)
+    # `due` makes each firing an event of its own: the same kind of reminder comes back month
+    # after month, and a firing is handled once by its arguments.
     turn.schedule(timer_id(turn.ws.id, goal.id), at, {
-        "workshop": turn.ws.id, "goal": goal.id, "kind": kind, "unanswered": str(unanswered)})
+        "workshop": turn.ws.id, "goal": goal.id, "kind": kind, "unanswered": str(unanswered),
+        "due": at.isoformat()})
 
 
 def schedule_digest(turn: Turn) -> None:
     work = hours(turn.ws)
     year, month = _next_month(turn.local(turn.now).date())
-    turn.schedule(timer_id(turn.ws.id, DIGEST), work.at(work.first_working_day(year, month), CHECK_IN),
-                  {"workshop": turn.ws.id, "goal": DIGEST})
+    at = work.at(work.first_working_day(year, month), CHECK_IN)
+    turn.schedule(timer_id(turn.ws.id, DIGEST), at, {"workshop": turn.ws.id, "goal": DIGEST,
+                                                     "due": at.isoformat()})
 
 
 # -- timers --------------------------------------------------------------------------------

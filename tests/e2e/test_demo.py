@@ -133,8 +133,17 @@ def test_the_console_fast_forwards_months_of_follow_up(tmp_path: Path) -> None:
         asyncio.run(Demo(chat, console, "da").run())
         before = len(private_to(chat, "Jonas"))
         asyncio.run(chat.advance(duration_minutes("3mdr") or 0))
+        reminders = private_to(chat, "Jonas")[before:]
+        # he answers each month; the next month's reminder (the same kind, with the same
+        # count of unanswered ones) is still a reminder of its own, not a repeat of the last
+        months = []
+        for _ in range(3):
+            asyncio.run(chat.press("Jonas", "plenum", "followup_status", status="in_progress"))
+            seen = len(private_to(chat, "Jonas"))
+            asyncio.run(chat.advance(duration_minutes("31d") or 0))
+            months.append(private_to(chat, "Jonas")[seen:].count("Månedens opfølgning"))
     finally:
         store.close()
-    reminders = private_to(chat, "Jonas")[before:]
     assert "Månedens opfølgning" in reminders  # Jonas owns a goal: he is reminded of it
     assert "Der går 90 dage" in out.getvalue()
+    assert months == [1, 1, 1]

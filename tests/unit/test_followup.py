@@ -160,3 +160,4 @@ def test_my_goals_shows_an_owner_theirs_and_tells_others_they_have_none() -> Non
     assert [texts(e.message) for e in shown.effects if isinstance(e, Direct)] and all(
         e.user == actor("Ib").id for e in shown.effects if isinstance(e, Direct))
     assert "ikke ansvarlig for nogen" in texts(room.say("Karen", "plenum", "mine mål").effects[0].message)
+
