@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Protocol
 
@@ -26,6 +27,17 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
         self.permanent = permanent
         self.progress = progress
+
+
+def retry_after(headers: Mapping[str, str]) -> int | None:
+    """A platform's HTTP Retry-After header, in seconds (None when it gives none we can read)."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 class Deliverer(Protocol):

@@ -21,7 +21,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.pacing import Pacer
 from adapters.slack.render import message_payloads, modal
-from bot.dispatch import DeliveryError
+from bot.dispatch import DeliveryError, retry_after
 from bot.effects import (
     CreateConversation,
     Direct,
@@ -172,7 +172,7 @@ class SlackDeliverer:
             try:
                 await self._post(channel, payloads[1:], " ".join(rest) or None)
             except Partial as partial:
-                raise Partial(" ".join([first, partial.progress])) from partial.__cause__
+                raise Partial(f"{first} {partial.progress}") from partial.__cause__
             except Exception as error:
                 raise Partial(first) from error
         return first
@@ -283,12 +283,3 @@ def error_code(response: AsyncSlackResponse) -> str:
     data = response.data
     return str(data.get("error") or "") if isinstance(data, Mapping) else ""
 
-
-def retry_after(headers: Mapping[str, str]) -> int | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None

@@ -41,7 +41,7 @@ from adapters.teams.conversations import Conversations, Place
 from adapters.teams.links import FileLinks
 from adapters.teams.parse import ORIGIN, PREFIX
 from adapters.teams.render import attachment, fallback_text, form_card, message_cards
-from bot.dispatch import DeliveryError
+from bot.dispatch import DeliveryError, retry_after
 from bot.effects import (
     CreateConversation,
     Direct,
@@ -315,13 +315,4 @@ def failure_of(error: BaseException) -> DeliveryError:
             return DeliveryError(f"Teams did not answer: {type(error).__name__}")
     return DeliveryError(f"delivering to Teams failed: {type(error).__name__}: {error}")
 
-
-def retry_after(headers: Mapping[str, str]) -> int | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
 

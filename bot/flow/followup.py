@@ -27,7 +27,7 @@ from bot.ui import Buttons, FieldKind, Fields, Form, FormField, Heading, Message
 CHECK_IN = time(9)
 DEADLINE_DAYS = (14, 3, 0)
 SNOOZE_DAYS = {"day": 1, "week": 7}
-UNANSWERED = 2  # reminders without an answer before the facilitator hears of the goal
+QUIET_MONTHS = 2  # months without an answer before the facilitator hears of the goal
 DIGEST = "digest"
 MAX_COMMENT = 1000
 
@@ -63,7 +63,7 @@ def begin(turn: Turn) -> None:
             Text(turn.t("followup.welcome", count=len(goals)))))
         for goal in goals:
             turn.direct(plenum, owner, goal_card(turn, goal), key=card_key(goal))
-            schedule_next(turn, goal, 0)
+            schedule_next(turn, goal)
     unowned = [g for g in ws.goals.values() if not g.owner_id]
     turn.post(plenum, views.message(Text(turn.t("followup.started", owners=len(by_owner))),
                                     Note(turn.t("followup.unowned", count=len(unowned))) if unowned else None))
@@ -97,8 +97,7 @@ def _next_month(day: date) -> tuple[int, int]:
     return (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
 
 
-def schedule_next(turn: Turn, goal: SmartGoal, unanswered: int, at: datetime | None = None,
-                  kind: str = "") -> None:
+def schedule_next(turn: Turn, goal: SmartGoal, at: datetime | None = None, kind: str = "") -> None:
     if turn.ws.followup_closed or history.status_of(turn.ws, goal.id) == GoalStatus.DONE:
         turn.cancel(timer_id(turn.ws.id, goal.id))
         return
@@ -107,8 +106,7 @@ def schedule_next(turn: Turn, goal: SmartGoal, unanswered: int, at: datetime | N
     # `due` makes each firing an event of its own: the same kind of reminder comes back month
     # after month, and a firing is handled once by its arguments.
     turn.schedule(timer_id(turn.ws.id, goal.id), at, {
-        "workshop": turn.ws.id, "goal": goal.id, "kind": kind, "unanswered": str(unanswered),
-        "due": at.isoformat()})
+        "workshop": turn.ws.id, "goal": goal.id, "kind": kind, "due": at.isoformat()})
 
 
 def schedule_digest(turn: Turn) -> None:
@@ -134,7 +132,7 @@ def timer_fired(turn: Turn, args: Mapping[str, str]) -> None:
     if goal is None or not goal.owner_id or history.status_of(ws, goal.id) == GoalStatus.DONE:
         return
     turn.direct(plenum_of(ws), goal.owner_id, reminder(turn, goal, args.get("kind", "check_in")))
-    schedule_next(turn, goal, int(args.get("unanswered", "0") or 0) + 1)
+    schedule_next(turn, goal)
 
 
 def reminder(turn: Turn, goal: SmartGoal, kind: str) -> Message:
@@ -164,7 +162,7 @@ def _record(turn: Turn, goal: SmartGoal, status: GoalStatus, progress: float | N
                        comment=comment))
     turn.update(plenum_of(turn.ws), card_key(goal), goal_card(turn, goal))
     turn.reply(turn.t("followup.thanks", status=turn.t(f"goal_status.{status.value}")))
-    schedule_next(turn, goal, 0)
+    schedule_next(turn, goal)
 
 
 def open_update(turn: Turn, args: Mapping[str, str]) -> None:
@@ -214,7 +212,7 @@ def snooze(turn: Turn, args: Mapping[str, str]) -> None:
     if days is None:
         raise Refusal("refuse.unknown_item")
     at = hours(turn.ws).next_allowed(turn.now + timedelta(days=days))
-    schedule_next(turn, goal, 0, at, "check_in")
+    schedule_next(turn, goal, at, "check_in")
     turn.reply(turn.t("followup.snoozed", when=turn.t.date(turn.local(at).date())))
 
 
@@ -271,7 +269,7 @@ def goal_card(turn: Turn, goal: SmartGoal, lead: str = "") -> Message:
 def stuck(ws: Workshop, now: datetime) -> list[SmartGoal]:
     """Goals not done that are past their deadline, or with no answer for two months."""
     today = now.astimezone(hours(ws).zone).date()
-    quiet_since = now - timedelta(days=31 * UNANSWERED)
+    quiet_since = now - timedelta(days=31 * QUIET_MONTHS)
     found = []
     for goal in ws.goals.values():
         if history.status_of(ws, goal.id) == GoalStatus.DONE:

@@ -134,8 +134,8 @@ def test_the_console_fast_forwards_months_of_follow_up(tmp_path: Path) -> None:
         before = len(private_to(chat, "Jonas"))
         asyncio.run(chat.advance(duration_minutes("3mdr") or 0))
         reminders = private_to(chat, "Jonas")[before:]
-        # he answers each month; the next month's reminder (the same kind, with the same
-        # count of unanswered ones) is still a reminder of its own, not a repeat of the last
+        # he answers each month; the next month's reminder, of the same kind, is still a
+        # reminder of its own, not taken for a repeat of the last one
         months = []
         for _ in range(3):
             asyncio.run(chat.press("Jonas", "plenum", "followup_status", status="in_progress"))
