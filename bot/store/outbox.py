@@ -45,8 +45,10 @@ class SqlOutbox:
                 .order_by(OutboxRow.id).limit(limit)))
             if not wanted:
                 return []
+            # Open again here: another dispatcher may have delivered one of them since the
+            # select (a delivered row has no claim, so `free` alone would hand it out again).
             claimed = set(session.scalars(
-                update(OutboxRow).where(OutboxRow.id.in_(wanted), free)
+                update(OutboxRow).where(OutboxRow.id.in_(wanted), *open_, free)
                 .values(claimed_by=self.owner, claimed_until=now + LEASE)
                 .returning(OutboxRow.id).execution_options(synchronize_session=False)))
             rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(claimed))
