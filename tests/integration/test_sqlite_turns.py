@@ -1,0 +1,82 @@
+"""The embedded SQLite store under many threads: each transaction gets its turn, none is lost,
+and a transaction that fails or is abandoned never keeps the others waiting."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.store import database
+from bot.store.database import connect, sessions
+from bot.store.tables import ProcessedEventRow
+from tests.conftest import START
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    monkeypatch.setattr(database, "BUSY_SECONDS", 2)  # a turn never handed on fails fast
+    engine = connect(f"sqlite:///{tmp_path}/turns.sqlite3")
+    ProcessedEventRow.__table__.create(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_writers_on_many_threads_all_get_their_turn(engine) -> None:  # noqa: ANN001
+    factory = sessions(engine)
+    errors: list[BaseException] = []
+
+    def write(thread: int) -> None:
+        try:
+            for n in range(25):
+                with factory.begin() as session:  # read, then write: the pattern of every event
+                    session.scalars(select(ProcessedEventRow.event_id)).all()
+                    session.add(ProcessedEventRow(event_id=f"{thread}-{n}", workshop_id="w", handled_at=START))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with factory() as session:
+        assert len(session.scalars(select(ProcessedEventRow)).all()) == 8 * 25
+
+
+def test_a_failed_transaction_hands_the_turn_on(engine) -> None:  # noqa: ANN001
+    factory = sessions(engine)
+    with pytest.raises(RuntimeError), factory.begin() as session:
+        session.add(ProcessedEventRow(event_id="lost", workshop_id="w", handled_at=START))
+        raise RuntimeError("the engine failed half-way")
+    with pytest.raises(Exception), factory.begin() as session:  # noqa: B017, PT011 - any database error
+        session.execute(text("INSERT INTO no_such_table VALUES (1)"))
+
+    done: list[str] = []
+
+    def next_one() -> None:
+        with factory.begin() as session:
+            session.add(ProcessedEventRow(event_id="kept", workshop_id="w", handled_at=START))
+        done.append("kept")
+
+    thread = threading.Thread(target=next_one)  # another thread: it must not find the turn taken
+    thread.start()
+    thread.join()
+    assert done == ["kept"]
+    with factory() as session:
+        assert session.scalars(select(ProcessedEventRow.event_id)).all() == ["kept"]
+
+
+def test_a_connection_dropped_in_a_transaction_hands_the_turn_on(engine) -> None:  # noqa: ANN001
+    connection = engine.connect()
+    connection.begin()
+    connection.invalidate()  # as when the pool throws a broken connection away
+
+    with sessions(engine).begin() as session:
+        session.add(ProcessedEventRow(event_id="after", workshop_id="w", handled_at=START))
+    with sessions(engine)() as session:
+        assert session.scalars(select(ProcessedEventRow.event_id)).all() == ["after"]
