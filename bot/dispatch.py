@@ -61,6 +61,7 @@ class Dispatcher:
         self.clock = clock
         self.batch = batch
         self.lanes_at_once = lanes_at_once
+        self._marks = _Marks(outbox, clock)
 
     async def deliver_due(self) -> int:
         """One pass over the outbox; returns how many effects were delivered."""
@@ -103,7 +104,7 @@ class Dispatcher:
                 if self._failed(item, error):
                     break  # the rest of the lane waits, to keep its order
                 continue
-            self.outbox.delivered(item, ref, self.clock.now())
+            await self._marks.delivered(item, ref)
             delivered += 1
         return delivered, progressed
 
@@ -136,3 +137,37 @@ class Dispatcher:
                     wait, error)
         self.outbox.failed(item, repr(error), now + timedelta(seconds=wait), now, progress)
         return True
+
+
+class _Marks:
+    """Marks delivered effects as such, in group commits: lanes that finish while one commit
+    is under way are marked together in the next, on a thread of its own, so the lanes go on
+    sending while it waits for the database. Nothing waits on purpose to fill a group: a lane
+    goes on only once its mark is committed, as before (its next effect may edit the message
+    just posted), and the time between a platform's answer and its mark stays one commit."""
+
+    def __init__(self, outbox: Outbox, clock: Clock) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self._waiting: list[tuple[Pending, str | None, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def delivered(self, item: Pending, ref: str | None) -> None:
+        marked = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, ref, marked))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await marked
+
+    async def _write(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await asyncio.to_thread(self.outbox.delivered, [(item, ref) for item, ref, _ in group],
+                                        self.clock.now())
+            except Exception as error:  # noqa: BLE001 - each lane hears of it, as from its own mark
+                for _, _, marked in group:
+                    marked.set_exception(error)
+            else:
+                for _, _, marked in group:
+                    marked.set_result(None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -33,7 +33,9 @@ class UnitOfWork(Protocol):
     def __enter__(self) -> Self: ...
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None: ...
-    def seen(self, event_id: str) -> bool: ...
+    def seen(self, event_ids: Collection[str]) -> set[str]:
+        """Those of the events already handled."""
+
     def mark_seen(self, event_id: str, workshop_id: str, now: datetime) -> None: ...
     def add_effects(self, workshop_id: str, effects: Sequence[Effect], now: datetime) -> None: ...
     def commit(self) -> None: ...
@@ -57,7 +59,9 @@ class Outbox(Protocol):
         """Pending items, oldest first, leaving out every lane whose head waits for a retry
         (so a lane stuck on a slow platform never starves the others, and keeps its order)."""
 
-    def delivered(self, item: Pending, ref: str | None, now: datetime) -> None: ...
+    def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
+        """Mark these delivered, each with the platform's id of what it posted (or None)."""
+
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
                progress: str | None = None) -> None: ...
     def ref(self, workshop_id: str, key: str) -> str | None: ...

@@ -55,15 +55,17 @@ class SqlOutbox:
                                    .order_by(OutboxRow.id)).all()
             return _in_lane_order(session, rows, self.owner, now)
 
-    def delivered(self, item: Pending, ref: str | None, now: datetime) -> None:
+    def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
         with self._sessions.begin() as session:
-            session.execute(update(OutboxRow).where(OutboxRow.id == item.id)
-                            .values(delivered_at=now, attempts=item.attempts + 1, claimed_until=None))
-            effect = item.effect
-            # An update of a message that was never posted is posted: remember where, too.
-            if isinstance(effect, (Post, Update, Direct)) and effect.key and ref is not None:
-                session.merge(PostedMessageRow(workshop_id=item.workshop_id, key=effect.key,
-                                               ref=ref, updated_at=now))
+            session.execute(update(OutboxRow), [  # by primary key: one statement for them all
+                {"id": item.id, "delivered_at": now, "attempts": item.attempts + 1, "claimed_until": None}
+                for item, _ in done])
+            for item, ref in done:
+                effect = item.effect
+                # An update of a message that was never posted is posted: remember where, too.
+                if isinstance(effect, (Post, Update, Direct)) and effect.key and ref is not None:
+                    session.merge(PostedMessageRow(workshop_id=item.workshop_id, key=effect.key,
+                                                   ref=ref, updated_at=now))
 
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
                progress: str | None = None) -> None:

@@ -36,7 +36,7 @@ def test_what_one_dispatcher_has_taken_the_other_leaves_alone_until_its_claim_ru
     assert len(taken) == 6
     assert second.due(START, 1000) == []  # every conversation is in the first one's hands
     for item in taken[:2]:  # the first delivers conversation c0 and c1's first items, then dies
-        first.delivered(item, None, START)
+        first.delivered([(item, None)], START)
     assert second.due(START + timedelta(seconds=5), 1000) == []
     late = START + LEASE + timedelta(seconds=1)
     assert [i.id for i in second.due(late, 1000)] == [i.id for i in taken[2:]]  # taken over, in order

@@ -75,11 +75,12 @@ class FakeOutbox:
         waiting = {p.lane for p in self.pending(len(self.rows)) if p.next_attempt_at > now}
         return [p for p in self.pending(len(self.rows)) if p.lane not in waiting][:limit]
 
-    def delivered(self, item: Pending, ref: str | None, now: datetime) -> None:
-        row = self.row(item.id)
-        row.delivered_at, row.attempts = now, item.attempts + 1
-        if isinstance(item.effect, Post) and item.effect.key and ref is not None:
-            self.refs[(item.workshop_id, item.effect.key)] = ref
+    def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
+        for item, ref in done:
+            row = self.row(item.id)
+            row.delivered_at, row.attempts = now, item.attempts + 1
+            if isinstance(item.effect, Post) and item.effect.key and ref is not None:
+                self.refs[(item.workshop_id, item.effect.key)] = ref
 
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
                progress: str | None = None) -> None:
@@ -353,6 +354,37 @@ async def test_drain_delivers_everything_due_and_returns_the_count() -> None:
     assert texts(p.effect for p in r.outbox.pending(10)) == ["later"]
 
 
+async def test_effects_delivered_together_are_recorded_together() -> None:
+    r = rig()
+    groups: list[int] = []
+    record = r.outbox.delivered
+    r.outbox.delivered = lambda done, now: (groups.append(len(done)), record(done, now))  # type: ignore[method-assign]
+    r.outbox.add(*(post(f"person-{n}", str(n)) for n in range(12)))
+
+    assert await r.dispatcher.drain() == 12
+
+    assert r.outbox.pending(20) == []
+    assert sum(groups) == 12 and len(groups) < 12
+
+
+async def test_a_delivery_the_outbox_could_not_record_is_not_lost() -> None:
+    r = rig()
+    r.outbox.add(post("plenum", "1"), post("E", "2"))
+    record = r.outbox.delivered
+
+    def database_away(done: object, now: object) -> None:
+        raise ConnectionError("the database went away")
+
+    r.outbox.delivered = database_away  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await r.dispatcher.drain()
+    assert sorted(texts(p.effect for p in r.outbox.pending(10))) == ["1", "2"]  # still to be delivered
+
+    r.outbox.delivered = record  # type: ignore[method-assign]
+    assert await r.dispatcher.drain() == 2
+    assert r.outbox.pending(10) == []
+
+
 async def test_drain_returns_zero_when_nothing_is_due() -> None:
     r = rig()
     assert await r.dispatcher.drain() == 0
@@ -383,7 +415,7 @@ def test_the_fake_outbox_pends_like_the_sql_outbox() -> None:
     outbox = FakeOutbox()
     ids = outbox.add(post("a", "1"), post("b", "2"), post("a", "3"), post("b", "4"))
     first = outbox.pending(10)
-    outbox.delivered(first[0], "r", START)
+    outbox.delivered([(first[0], "r")], START)
     outbox.failed(first[1], "boom", None, START)  # set aside
     outbox.failed(first[2], "later", START + timedelta(seconds=5), START)  # retried later
 
