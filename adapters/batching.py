@@ -3,8 +3,8 @@
 A plenum of people placing dots at the same moment would otherwise queue for the workshop's
 row lock one by one, each loading the whole workshop. Here the events for one workshop that
 are waiting when its turn comes go to the service as one batch (one load, one commit), and
-each request still gets its own answer. Only events that name their workshop (buttons and
-forms) are batched; a typed command may create a workshop and goes alone.
+each request still gets its own answer. Buttons and forms name their workshop; typed commands
+are batched by conversation, which names it too (the service keeps a batch to one workshop).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.events import Action, Event, FormSubmitted
+from bot.events import Event
 from bot.service import Result, WorkshopService
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,7 @@ class Batcher:
         self._waiting: dict[str, list[tuple[Event, asyncio.Future[Result]]]] = {}
 
     async def handle(self, event: Event) -> Result:
-        key = event.workshop_id if isinstance(event, (Action, FormSubmitted)) else ""
-        if not key:
-            return await asyncio.to_thread(self.service.handle, event)
+        key = event.workshop_id or f"{event.org}\n{event.conversation}"
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         if key in self._waiting:  # a batch for this workshop is forming or running: join the next
             self._waiting[key].append((event, answer))

@@ -170,9 +170,10 @@ def restore(units: Callable[[], UnitOfWork], timers: JobStoreTimers) -> int:
     """Re-create every timer a running phase is owed whose event was never handled (a crash
     while it fired takes it out of the job store). Returns how many it scheduled."""
     with units() as uow:
-        owed = [Schedule(timer, at, args) for ws in uow.workshops.with_clock()
-                for timer, at, args in phase_timers(ws)
-                if not uow.seen(timer_fired(timer, args).event_id)]
+        running = [Schedule(timer, at, args) for ws in uow.workshops.with_clock()
+                   for timer, at, args in phase_timers(ws)]
+        fired = uow.seen([timer_fired(effect.timer, effect.args).event_id for effect in running])
+        owed = [effect for effect in running if timer_fired(effect.timer, effect.args).event_id not in fired]
     for effect in owed:  # after the transaction: the job store writes on its own connection
         timers.schedule(effect)
     return len(owed)

@@ -40,7 +40,16 @@ class WorkshopService:
     def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         """Events for one workshop in one transaction: loaded once, each through the engine in
         turn, saved and committed once. Many people clicking at once cost one load, not one
-        each. Each event is still deduplicated, refused or answered on its own."""
+        each. Each event is still deduplicated, refused or answered on its own, and the answers
+        are those of handling the events one after the other: where an event turns out to be
+        for another workshop than the one in hand, that one is committed and the rest follow
+        in a transaction of their own."""
+        results: list[Result] = []
+        while len(results) < len(events):
+            results += self._handle_run(events[len(results):])
+        return results
+
+    def _handle_run(self, events: Sequence[Event]) -> list[Result]:
         for attempt in range(ATTEMPTS):
             try:
                 return self._handle_once(events)
@@ -50,14 +59,20 @@ class WorkshopService:
         raise AssertionError("unreachable")
 
     def _handle_once(self, events: Sequence[Event]) -> list[Result]:
+        """The leading events that are for one workshop; at least the first."""
         with self._units() as uow:
             now = self._clock.now()
             ctx = Context(now=now, language=self._defaults.language, timezone=self._defaults.timezone)
             before: Workshop | None = None
             state: Workshop | None = None
-            loaded, seen, results = False, set[str](), []
+            loaded, seen, results = False, set[str](), list[Result]()
+            handled = uow.seen({event.event_id for event in events})
             for event in events:
-                if event.event_id in seen or uow.seen(event.event_id):
+                if loaded and not _is_for(state, event):
+                    if state is not before:
+                        break
+                    loaded = False  # nothing changed yet: look it up afresh, in this transaction
+                if event.event_id in seen or event.event_id in handled:
                     results.append(Result(duplicate=True))
                     continue
                 if not loaded:
@@ -74,10 +89,17 @@ class WorkshopService:
                 seen.add(event.event_id)
                 results.append(Result(workshop_id=workshop_id))
             if state is not None and state is not before:
-                uow.workshops.save(before, state, events[-1].actor.id, now)
+                uow.workshops.save(before, state, events[len(results) - 1].actor.id, now)
             if seen:
                 uow.commit()
             return results
+
+
+def _is_for(state: Workshop | None, event: Event) -> bool:
+    """Whether `_load` would find `state` for `event` (so the batch may go on with it)."""
+    if state is None:
+        return False
+    return state.id == event.workshop_id if event.workshop_id else event.conversation in state.conversations
 
 
 def _load(uow: UnitOfWork, event: Event) -> Workshop | None:

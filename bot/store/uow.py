@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,8 +32,9 @@ class SqlUnitOfWork:
         self.session.rollback()
         self.session.close()
 
-    def seen(self, event_id: str) -> bool:
-        return self.session.get(ProcessedEventRow, event_id) is not None
+    def seen(self, event_ids: Collection[str]) -> set[str]:
+        return set(self.session.scalars(select(ProcessedEventRow.event_id)
+                                        .where(ProcessedEventRow.event_id.in_(event_ids))))
 
     def mark_seen(self, event_id: str, workshop_id: str, now: datetime) -> None:
         self.session.add(ProcessedEventRow(event_id=event_id, workshop_id=workshop_id, handled_at=now))

@@ -15,9 +15,9 @@ from adapters.config import Settings
 from adapters.console.chat import ConsoleChat
 from adapters.console.files import PlanSaver
 from bot.clock import ManualClock
-from bot.events import Action, Actor, Event
+from bot.events import Action, Actor, Command, Event
 from bot.service import Result, WorkshopService
-from bot.store.tables import ChangeRow, MemberRow
+from bot.store.tables import ChangeRow, MemberRow, WorkshopRow
 from bot.ui import Button
 from tests.conftest import START
 
@@ -112,3 +112,46 @@ def test_one_bad_event_does_not_fail_the_others(store: Store, tmp_path: Path) ->
 
     assert [isinstance(r, BaseException) for r in results] == [False, False, False, True, False, False]
     assert set(interested(store)) == {f"slack:U{n}" for n in (0, 1, 2, 4, 5)}
+
+
+def typed(text: str, who: str, n: int, conversation: str = "plenum") -> Command:
+    return Command(event_id=f"typed-{n}", org=ORG, conversation=conversation,
+                   actor=Actor(f"console:{who.lower()}", who), text=text)
+
+
+def test_typed_commands_in_one_conversation_arriving_together_are_batched(store: Store, tmp_path: Path) -> None:
+    service, button = phase_one(store, tmp_path)
+    batches: list[int] = []
+
+    class Counting:
+        def handle_batch(self, events: list[Event]) -> list[Result]:
+            batches.append(len(events))
+            return service.handle_batch(events)
+
+    async def everyone_asks() -> list[Result]:
+        batcher = Batcher(Counting())  # type: ignore[arg-type]
+        return await asyncio.gather(*(batcher.handle(typed("status", f"Person {n}", n)) for n in range(30)))
+
+    results = asyncio.run(everyone_asks())
+
+    assert [r.workshop_id for r in results] == [button.args["workshop"]] * 30
+    assert sum(batches) == 30 and len(batches) < 30
+
+
+def test_a_batch_answers_as_one_by_one_where_its_events_are_for_different_workshops(
+        store: Store, tmp_path: Path) -> None:
+    """In a channel no workshop is bound to, a facilitator's command goes to her newest
+    workshop; someone else's finds none. Batched together, each still gets its own answer."""
+    service, button = phase_one(store, tmp_path)
+    workshop = button.args["workshop"]
+
+    results = service.handle_batch([typed("pause", "Mette", 1, "lobby"), typed("status", "Jens", 2, "lobby"),
+                                    typed("fortsæt", "Mette", 3, "lobby")])
+
+    assert [r.workshop_id for r in results] == [workshop, "", workshop]
+    with store.sessions() as session:
+        row = session.get(WorkshopRow, workshop)
+        assert row is not None and row.paused_at is None  # paused, then resumed: both were saved
+        actors = [c.actor for c in session.scalars(select(ChangeRow).where(ChangeRow.workshop_id == workshop)
+                                                   .order_by(ChangeRow.id))][-2:]
+    assert actors == ["console:mette", "console:mette"]

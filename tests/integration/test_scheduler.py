@@ -151,7 +151,7 @@ def handled(store: Store, workshop: str) -> bool:
         ws = uow.workshops.get(workshop)
         assert ws is not None
         [(timer, _, args)] = [t for t in phase_timers(ws) if t[0] == timer_id(workshop)]
-        return uow.seen(timer_fired(timer, args).event_id)
+        return bool(uow.seen([timer_fired(timer, args).event_id]))
 
 
 @pytest.fixture

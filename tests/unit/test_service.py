@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -57,8 +57,8 @@ class FakeUnitOfWork:
                  trace: TracebackType | None) -> None:
         pass
 
-    def seen(self, event_id: str) -> bool:
-        return event_id in self.db.seen
+    def seen(self, event_ids: Collection[str]) -> set[str]:
+        return set(event_ids) & set(self.db.seen)
 
     def mark_seen(self, event_id: str, workshop_id: str, now: datetime) -> None:
         self.marked.append(event_id)
