@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
@@ -81,6 +81,17 @@ class PlatformRouter:
             raise DeliveryError(f"no adapter is on for platform {platform!r}")
         return await adapter.deliver(effect, ref)
 
+    async def aclose(self) -> None:
+        """Let each adapter close what it opened on this event loop (its HTTP connections)."""
+        for adapter in self.adapters.values():
+            if isinstance(adapter, Closing):
+                await adapter.aclose()
+
+
+@runtime_checkable
+class Closing(Protocol):
+    async def aclose(self) -> None: ...
+
 
 def platform_deliverers(store: Store, settings: Settings, submit: Callable[[Event], object],
                         teams_without_auth: bool = False,
@@ -134,7 +145,8 @@ def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
     service = build_service(store, clock, settings)
     scheduler = create_scheduler(store.engine)
     timers = JobStoreTimers(scheduler, clock)
-    worker = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock))
+    worker = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock),
+                            closing=deliverer.aclose if isinstance(deliverer, Closing) else None)
     worker.start()
     restored = 0
     if run_scheduler:

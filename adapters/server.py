@@ -78,6 +78,7 @@ def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime
         log_auth,
         teams_route,
     )
+    from adapters.teams.auth import close_connections
     from adapters.teams.conversations import Conversations
     from adapters.teams.files import plan_download
 
@@ -85,7 +86,13 @@ def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime
     files = plan_files(store, SystemClock())
     bot = TeamsBot(runtime.service, Conversations(store.memory), runtime.worker.wake,
                    files.build)
-    app.router.add_post("/api/messages", teams_route(cloud_adapter(settings, endpoints), bot))
+    adapter = cloud_adapter(settings, endpoints)
+    app.router.add_post("/api/messages", teams_route(adapter, bot))
+
+    async def close(_: web.Application) -> None:
+        await close_connections(adapter)
+
+    app.on_cleanup.append(close)
     links = file_links(settings)
     if links is not None:
         app.router.add_get("/files/{token}", plan_download(links, files, settings.bot_language))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 
 from bot.dispatch import Dispatcher
 
@@ -19,8 +20,10 @@ POLL_SECONDS = 0.5
 
 
 class DispatchWorker:
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher,
+                 closing: Callable[[], Awaitable[None]] | None = None) -> None:
         self.dispatcher = dispatcher
+        self._closing = closing  # as the loop ends: what the deliverers opened on it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stop = threading.Event()
@@ -58,3 +61,5 @@ class DispatchWorker:
             except TimeoutError:
                 pass
             self._wake.clear()
+        if self._closing is not None:
+            await self._closing()

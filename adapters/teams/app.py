@@ -27,7 +27,7 @@ from adapters.config import Settings
 from adapters.teams import parse
 from adapters.teams.auth import Endpoints, bot_authentication
 from adapters.teams.conversations import Conversations, Place
-from adapters.teams.deliver import failure_of, without_retries
+from adapters.teams.deliver import failure_of
 from adapters.teams.links import FileLinks
 from adapters.teams.render import attachment, form_card
 from bot.clock import SystemClock
@@ -203,7 +203,6 @@ async def redraw_card(connector: ConnectorClient, conversation_id: str,
                       update: Activity) -> tuple[bool, float | None]:
     """One try at drawing a form card anew after its submission: (done, Teams' Retry-After).
     Done means drawn, or never will be (the card is gone)."""
-    without_retries(connector)  # the waits here honour Retry-After; msrest's would not
     try:
         await connector.conversations.update_activity(conversation_id, update.id, update)
         return True, None

@@ -22,6 +22,7 @@ from functools import partial
 from types import SimpleNamespace
 
 import requests
+from botbuilder.core import CloudAdapterBase
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.aio import ConnectorClient
@@ -37,6 +38,8 @@ from botframework.connector.auth import (
 )
 from msal import ConfidentialClientApplication
 from msrest.authentication import Authentication
+
+from adapters.teams.transport import LoopSessions, over_aiohttp
 
 _log = logging.getLogger(__name__)
 
@@ -79,6 +82,12 @@ def bot_authentication(app_id: str, password: str, tenant_id: str,
                            credentials_factory=_SingleTenantCredentials(app_id, password, tenant_id))
 
 
+async def close_connections(adapter: CloudAdapterBase) -> None:
+    """Close the adapter's connections to the Bot Connector made on the running event loop."""
+    if isinstance(adapter.bot_framework_authentication, _Authentication):
+        await adapter.bot_framework_authentication.close()
+
+
 def sdk_configuration(tenant_id: str, endpoints: Endpoints) -> SimpleNamespace:
     """The configuration keys ConfigurationBotFrameworkAuthentication reads; setting any of the
     URL ones selects the SDK's parameterized authentication instead of its built-in public
@@ -108,7 +117,9 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
     policy, about 5 ms of CPU, and its own requests session, hence a new TLS connection to the
     Bot Connector. Here one client per (app id, service URL, audience) serves the process: its
     credentials ask the shared MSAL app for the token on every request, and MSAL renews it
-    before it expires, so a kept client never sends a stale token.
+    before it expires, so a kept client never sends a stale token. Its requests go over aiohttp
+    (adapters/teams/transport.py), which never retries on its own: the dispatcher retries,
+    honouring Retry-After and keeping each conversation's order.
     """
 
     def __init__(self, configuration: object, *, credentials_factory: _SingleTenantCredentials) -> None:
@@ -119,6 +130,11 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
         # A handful of entries: one per Bot Connector region the bot hears from.
         self._connectors: dict[tuple[str | None, str, str | None], ConnectorClient] = {}
         self._token_clients: dict[str | None, UserTokenClient] = {}
+        self._sender = LoopSessions()
+
+    async def close(self) -> None:
+        """Close the connections to the Bot Connector made on the running event loop."""
+        await self._sender.close()
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         try:
@@ -137,7 +153,7 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
         return _KeptConnectors(super().create_connector_factory(claims_identity),
-                               _app_id(claims_identity), self._audience, self._connectors)
+                               _app_id(claims_identity), self._audience, self._connectors, self._sender)
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
         """For signing users in, which this bot never does; CloudAdapter makes one every turn."""
@@ -151,22 +167,23 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
 
 class _KeptConnectors(ConnectorFactory):
     """The SDK's connector factory, making each client once. A client may serve many turns at
-    once: msrest keeps no state of a request on it but the Authorization header it sets on its
-    requests session before each request, the same token for all of them; and each thread (the
-    dispatcher's event loop runs on one of its own) gets a session of its own."""
+    once, on any event loop: msrest keeps no state of a request on it, and its sender keeps a
+    session per loop."""
 
     def __init__(self, factory: ConnectorFactory, app_id: str | None, default_audience: str | None,
-                 kept: dict[tuple[str | None, str, str | None], ConnectorClient]) -> None:
+                 kept: dict[tuple[str | None, str, str | None], ConnectorClient], sender: LoopSessions) -> None:
         self._factory = factory
         self._app_id = app_id
         self._default_audience = default_audience
         self._kept = kept
+        self._sender = sender
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (self._app_id, service_url, audience or self._default_audience)
         client = self._kept.get(key)
         if client is None:  # two first turns at once may both make one; the first one kept wins
-            client = self._kept.setdefault(key, await self._factory.create(service_url, audience))
+            made = over_aiohttp(await self._factory.create(service_url, audience), self._sender)
+            client = self._kept.setdefault(key, made)
         return client
 
 

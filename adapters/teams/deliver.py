@@ -36,7 +36,7 @@ from msrest.exceptions import (
 )
 
 from adapters.pacing import Pacer
-from adapters.teams.auth import NoBotToken
+from adapters.teams.auth import NoBotToken, close_connections
 from adapters.teams.conversations import Conversations, Place
 from adapters.teams.links import FileLinks
 from adapters.teams.parse import ORIGIN, PREFIX
@@ -78,6 +78,10 @@ class TeamsDeliverer:
         self.links = links  # None: no PUBLIC_BASE_URL, so no plan can be linked to
         self.created = created
         self.pacer = Pacer(interval)
+
+    async def aclose(self) -> None:
+        """Close the connections this event loop made; the dispatcher calls it as it stops."""
+        await close_connections(self.adapter)
 
     async def deliver(self, effect: Effect, ref: str | None) -> str | None:
         try:
@@ -254,21 +258,10 @@ class TeamsDeliverer:
         done: list[T] = []
 
         async def callback(turn_context: TurnContext) -> None:
-            connector = turn_context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]
-            without_retries(connector)
-            done.append(await work(connector))
+            done.append(await work(turn_context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]))
 
         await self.adapter.continue_conversation(place.conversation_reference(), callback, self.app_id)
         return done[0]
-
-
-def without_retries(connector: ConnectorClient) -> None:
-    """The dispatcher retries, honouring Retry-After and keeping each conversation's order:
-    msrest's own policy would repeat a PUT up to three times, sleeping out Retry-After on the
-    dispatcher's time, and turn a 429 into an error without its hint."""
-    policy = connector.config.retry_policy.policy
-    policy.total = 0
-    policy.status_forcelist = set()
 
 
 def card_activity(card: dict[str, Any], summary: str) -> Activity:
@@ -304,7 +297,8 @@ def failure_of(error: BaseException) -> DeliveryError:
             return error
         case HttpOperationError():
             response = getattr(error, "response", None)
-            status = int(getattr(response, "status_code", 0) or 0)
+            # aiohttp's response (adapters/teams/transport.py), or requests' from the SDK's own
+            status = int(getattr(response, "status", None) or getattr(response, "status_code", 0) or 0)
             what = f"Teams answered HTTP {status}"
             if status in RETRIED_STATUSES or status == 0:
                 return DeliveryError(what, retry_after=retry_after(getattr(response, "headers", {}) or {}))
