@@ -12,7 +12,19 @@ from typing import Any
 from bot.domain.model import Level, Workshop
 from bot.effects import PostPrivate
 from bot.events import Action, Command, Event, FormSubmitted, MemberJoined, TimerFired
-from bot.flow import ambitions, followup, goals, grouping, imported, info, phases, plenum, setup, wrapup
+from bot.flow import (
+    ambitions,
+    followup,
+    goals,
+    grouping,
+    handover,
+    imported,
+    info,
+    phases,
+    plenum,
+    setup,
+    wrapup,
+)
 from bot.flow.turn import Context, FormInvalid, Outcome, Refusal, Turn
 from bot.i18n import LANGUAGES, Translator, catalog
 from bot.ui import Message, Text
@@ -64,6 +76,9 @@ ACTIONS: Mapping[str, Callable[[Turn, Mapping[str, str]], None]] = {
     "followup_status": followup.report,
     "followup_snooze": followup.snooze,
     "followup_update": followup.open_update,
+    "followup_handover": handover.open_form,
+    "followup_accept": handover.accept,
+    "followup_decline": handover.decline,
 }
 
 FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]] = {
@@ -77,6 +92,7 @@ FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]
     "goal": goals.save,
     "owner": wrapup.save_owner,
     "followup": followup.save_update,
+    "handover": handover.save_form,
 }
 
 

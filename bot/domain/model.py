@@ -173,6 +173,7 @@ class SmartGoal(Record):
     owner: str = ""
     owner_id: str = ""
     next_step: str = ""
+    unanswered: int = 0  # follow-up reminders sent since the owner last answered
 
     @property
     def key(self) -> str:

@@ -4,14 +4,16 @@ When phase 6 ends, each owner gets their goals in their own chat with the bot, w
 per status. Each goal has one reminder timer: the monthly check-in (first working day, 09:00)
 or a deadline reminder (14 and 3 days before, and on the day), whichever comes first, moved
 into working hours and off Danish holidays. An answer or a snooze sets the next one; a goal
-that is done, or a workshop closed for follow-up, gets no more. Once a month the facilitator
-gets one digest of what is stuck.
+that is done, or a workshop closed for follow-up, gets no more. Once a month the plenum sees
+how each ESG area's goals stand, and the facilitator gets one digest of the goals that are
+stuck: past their deadline, or with two reminders left unanswered.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from bot.domain import followup as history
@@ -27,7 +29,7 @@ from bot.ui import Buttons, FieldKind, Fields, Form, FormField, Heading, Message
 CHECK_IN = time(9)
 DEADLINE_DAYS = (14, 3, 0)
 SNOOZE_DAYS = {"day": 1, "week": 7}
-QUIET_MONTHS = 2  # months without an answer before the facilitator hears of the goal
+UNANSWERED = 2  # reminders left unanswered before the facilitator hears of the goal
 DIGEST = "digest"
 MAX_COMMENT = 1000
 
@@ -125,6 +127,7 @@ def timer_fired(turn: Turn, args: Mapping[str, str]) -> None:
     if ws.followup_closed:
         return
     if args.get("goal") == DIGEST:
+        post_progress(turn)
         send_digest(turn)
         schedule_digest(turn)
         return
@@ -132,6 +135,8 @@ def timer_fired(turn: Turn, args: Mapping[str, str]) -> None:
     if goal is None or not goal.owner_id or history.status_of(ws, goal.id) == GoalStatus.DONE:
         return
     turn.direct(plenum_of(ws), goal.owner_id, reminder(turn, goal, args.get("kind", "check_in")))
+    # Counted without stamping the goal: a reminder is not a change anyone made to it.
+    turn.change(goals={**ws.goals, goal.id: replace(goal, unanswered=goal.unanswered + 1, updated_by=turn.actor)})
     schedule_next(turn, goal)
 
 
@@ -148,7 +153,7 @@ def reminder(turn: Turn, goal: SmartGoal, kind: str) -> Message:
 
 
 def report(turn: Turn, args: Mapping[str, str]) -> None:
-    goal = _answerable(turn, args)
+    goal = answerable(turn, args)
     try:
         status = GoalStatus(args.get("status", ""))
     except ValueError:
@@ -160,6 +165,7 @@ def _record(turn: Turn, goal: SmartGoal, status: GoalStatus, progress: float | N
             comment: str = "") -> None:
     turn.save(FollowUp(id=uuid.uuid4().hex[:12], goal_id=goal.id, status=status, progress=progress,
                        comment=comment))
+    answered(turn, goal)
     turn.update(plenum_of(turn.ws), card_key(goal), goal_card(turn, goal))
     turn.reply(turn.t("followup.thanks", status=turn.t(f"goal_status.{status.value}")))
     schedule_next(turn, goal)
@@ -167,7 +173,7 @@ def _record(turn: Turn, goal: SmartGoal, status: GoalStatus, progress: float | N
 
 def open_update(turn: Turn, args: Mapping[str, str]) -> None:
     """The longer answer: status, how far towards the target, and a comment."""
-    goal = _answerable(turn, args)
+    goal = answerable(turn, args)
     t = turn.t
     latest = history.latest(turn.ws, goal.id)
     turn.open_form(Form(
@@ -184,7 +190,7 @@ def open_update(turn: Turn, args: Mapping[str, str]) -> None:
 
 
 def save_update(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -> None:
-    goal = _answerable(turn, args)
+    goal = answerable(turn, args)
     form = FormReader(turn.t, values)
     status = form.choice("status", [s.value for s in GoalStatus])
     raw = form.text("progress", 40)
@@ -207,23 +213,33 @@ def my_goals(turn: Turn, args: Sequence[str] = ()) -> None:
 
 
 def snooze(turn: Turn, args: Mapping[str, str]) -> None:
-    goal = _answerable(turn, args)
+    goal = answerable(turn, args)
     days = SNOOZE_DAYS.get(args.get("for", ""))
     if days is None:
         raise Refusal("refuse.unknown_item")
     at = hours(turn.ws).next_allowed(turn.now + timedelta(days=days))
+    answered(turn, goal)
     schedule_next(turn, goal, at, "check_in")
     turn.reply(turn.t("followup.snoozed", when=turn.t.date(turn.local(at).date())))
 
 
-def _answerable(turn: Turn, args: Mapping[str, str]) -> SmartGoal:
+def answered(turn: Turn, goal: SmartGoal) -> SmartGoal:
+    """The owner (or someone for them) has answered: the count of unanswered reminders starts over."""
+    if goal.unanswered:
+        goal = turn.save(replace(turn.ws.goals[goal.id], unanswered=0))
+    return goal
+
+
+def answerable(turn: Turn, args: Mapping[str, str], anyone: bool = False) -> SmartGoal:
+    """The goal a follow-up button or form names, if its owner or a facilitator may act on
+    it now (`anyone`: whoever acts, e.g. the person asked to take the goal over)."""
     turn.require_phase(Phase.FOLLOW_UP)
     if turn.ws.followup_closed:
         raise Refusal("refuse.followup_closed")
     goal = turn.ws.goals.get(args.get("goal", ""))
     if goal is None:
         raise Refusal("refuse.unknown_item")
-    if turn.actor != goal.owner_id and not turn.is_facilitator:
+    if not anyone and turn.actor != goal.owner_id and not turn.is_facilitator:
         raise Refusal("refuse.not_owner", owner=goal.owner or "?")
     return goal
 
@@ -251,7 +267,8 @@ def goal_card(turn: Turn, goal: SmartGoal, lead: str = "") -> Message:
                     for s in GoalStatus)
     later = (views.button(turn, t("followup.update"), "followup_update", goal=goal.id),
              *(views.button(turn, t(f"followup.snooze_{key}"), "followup_snooze", goal=goal.id, **{"for": key})
-               for key in SNOOZE_DAYS))
+               for key in SNOOZE_DAYS),
+             views.button(turn, t("followup.handover"), "followup_handover", goal=goal.id))
     return views.message(
         Text(lead) if lead else None,
         Heading(t("goal.heading", number=goal.number, name=measure.name if measure else goal.measure_id)),
@@ -266,25 +283,19 @@ def goal_card(turn: Turn, goal: SmartGoal, lead: str = "") -> Message:
     )
 
 
-def stuck(ws: Workshop, now: datetime) -> list[SmartGoal]:
-    """Goals not done that are past their deadline, or with no answer for two months."""
+def stuck(ws: Workshop, now: datetime) -> list[tuple[SmartGoal, str]]:
+    """Goals not done that are past their deadline, or whose owner has left two reminders
+    unanswered; each with why ("late" or "quiet")."""
     today = now.astimezone(hours(ws).zone).date()
-    quiet_since = now - timedelta(days=31 * QUIET_MONTHS)
     found = []
     for goal in ws.goals.values():
         if history.status_of(ws, goal.id) == GoalStatus.DONE:
             continue
-        late = goal.deadline is not None and goal.deadline < today
-        latest = history.latest(ws, goal.id)
-        quiet = (latest.updated_at if latest and latest.updated_at else _began(ws)) <= quiet_since
-        if late or quiet:
-            found.append(goal)
-    return sorted(found, key=lambda g: (g.measure_id, g.number))
-
-
-def _began(ws: Workshop) -> datetime:
-    ended = [run.started_at for run in ws.phase_log if run.phase == Phase.WRAP_UP]
-    return ended[-1] if ended else ws.created_at
+        if goal.deadline is not None and goal.deadline < today:
+            found.append((goal, "late"))
+        elif goal.unanswered >= UNANSWERED:
+            found.append((goal, "quiet"))
+    return sorted(found, key=lambda found: (found[0].measure_id, found[0].number))
 
 
 def send_digest(turn: Turn) -> None:
@@ -292,12 +303,40 @@ def send_digest(turn: Turn) -> None:
     if not goals:
         return
     lines = [turn.t("followup.digest_line", goal=g.text, owner=g.owner or turn.t("owner.missing"),
-                    status=turn.t(f"goal_status.{history.status_of(turn.ws, g.id).value}"))
-             for g in goals]
+                    status=turn.t(f"goal_status.{history.status_of(turn.ws, g.id).value}"),
+                    why=turn.t(f"followup.digest_{why}", count=g.unanswered,
+                               deadline=turn.t.date(g.deadline) if g.deadline else ""))
+             for g, why in goals]
     message = views.message(Heading(turn.t("followup.digest_heading", count=len(goals))),
                             Text("\n".join(lines)))
     for facilitator in turn.ws.facilitators:
         turn.direct(plenum_of(turn.ws), facilitator, message)
+
+
+BAR = {"done": "🟩", "on_track": "🟨", "late": "🟥"}
+BAR_WIDTH = 12  # squares at most: an area with more goals is drawn to scale
+
+
+def post_progress(turn: Turn) -> None:
+    """The monthly word to the plenum: per ESG area, goals done, on track and late."""
+    today = turn.local(turn.now).date()
+    areas = history.standing_by_area(turn.ws, today)
+    if not areas:
+        return
+    lines = [turn.t("followup.progress_line", area=turn.t(f"area.{area.value}"), bar=_bar(standing),
+                    done=standing.done, on_track=standing.on_track, late=standing.late)
+             for area, standing in areas.items()]
+    turn.post(plenum_of(turn.ws), views.message(
+        Heading(turn.t("followup.progress_heading", title=turn.ws.title, date=turn.t.date(today))),
+        Text("\n".join(lines)), Note(turn.t("followup.progress_plan"))))
+
+
+def _bar(standing: history.Standing) -> str:
+    counts = {"done": standing.done, "on_track": standing.on_track, "late": standing.late}
+    total = sum(counts.values())
+    scale = min(1.0, BAR_WIDTH / total) if total else 1.0
+    # Each kind keeps at least one square when it has any goal: a late goal is never rounded away.
+    return "".join(BAR[kind] * (max(1, round(n * scale)) if n else 0) for kind, n in counts.items())
 
 
 def overview(turn: Turn) -> Message:

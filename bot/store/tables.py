@@ -202,6 +202,7 @@ class SmartGoalRow(RecordRow):
     owner: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[str] = mapped_column(String(200))
     next_step: Mapped[str] = mapped_column(SqlText)
+    unanswered: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FollowUpRow(RecordRow):

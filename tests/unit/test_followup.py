@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.followup import status_of
-from bot.domain.model import GoalStatus, Phase
-from bot.effects import Cancel, Direct, Effect, Schedule
+from bot.domain.model import GoalStatus, Phase, SmartGoal
+from bot.effects import Cancel, Direct, Effect, Schedule, Update
 from bot.events import timer_fired
 from tests.harness import FACILITATOR, GOAL, Room, actor, texts
 
@@ -161,3 +161,126 @@ def test_my_goals_shows_an_owner_theirs_and_tells_others_they_have_none() -> Non
         e.user == actor("Ib").id for e in shown.effects if isinstance(e, Direct))
     assert "ikke ansvarlig for nogen" in texts(room.say("Karen", "plenum", "mine mål").effects[0].message)
 
+
+
+def test_each_month_the_plenum_sees_per_esg_area_what_is_done_on_track_and_late() -> None:
+    room = in_follow_up()
+    energy = next(g for g in room.ws.goals.values() if g.measure_id == "E-energi")
+    before = len(room.posted_in("plenum"))
+
+    list(run_until(room, datetime(2026, 12, 2, tzinfo=UTC)))  # the first working day of December
+    [december] = room.posted_in("plenum")[before:]
+    assert "Miljø: 🟨 0 gennemført · 1 på vej · 0 forsinket" in december
+    assert "Sociale forhold: 🟨 0 gennemført · 1 på vej · 0 forsinket" in december
+    assert "Governance" not in december  # no goals there
+    assert "»handlingsplan«" in december
+
+    room.act("Carsten", "dm", "followup_status", goal=energy.id, status="delayed")
+    list(run_until(room, datetime(2027, 2, 3, tzinfo=UTC)))
+    february = room.posted_in("plenum")[-1]
+    assert "Miljø: 🟥 0 gennemført · 0 på vej · 1 forsinket" in february
+
+    room.act("Carsten", "dm", "followup_status", goal=energy.id, status="done")
+    list(run_until(room, datetime(2027, 3, 3, tzinfo=UTC)))
+    assert "Miljø: 🟩 1 gennemført · 0 på vej · 0 forsinket" in room.posted_in("plenum")[-1]
+
+
+def test_a_goal_past_its_deadline_and_not_done_counts_as_late_in_the_plenum() -> None:
+    room = in_follow_up()
+    list(run_until(room, datetime(2027, 5, 5, tzinfo=UTC)))  # the E goal's deadline was 12 April
+    may = room.posted_in("plenum")[-1]
+    assert "Miljø: 🟥 0 gennemført · 0 på vej · 1 forsinket" in may
+    assert "Sociale forhold: 🟨 0 gennemført · 1 på vej · 0 forsinket" in may
+
+
+def goal_of(room: Room, name: str) -> SmartGoal:
+    return next(g for g in room.ws.goals.values() if g.owner_id == actor(name).id)
+
+
+def test_an_owner_hands_a_goal_over_and_it_moves_only_when_the_new_owner_says_yes() -> None:
+    room = in_follow_up()
+    goal = goal_of(room, "Carsten")
+    room.act("Carsten", "dm", "followup_handover", goal=goal.id)
+
+    refused = room.fill("Carsten", {"to": "Nogen Andre"})
+    assert "kender ikke »Nogen Andre«" in refused.form_errors["to"]
+    asked = room.fill("Carsten", {"to": "anders"})
+    [request] = [e for e in asked.effects if isinstance(e, Direct)]
+    assert request.user == actor("Anders").id and "Carsten vil gerne give dig" in texts(request.message)
+    assert "spurgt Anders" in room.replies(asked)
+    assert room.ws.goals[goal.id].owner_id == actor("Carsten").id  # not before Anders says yes
+
+    handover = {"goal": goal.id, "to": actor("Anders").id, "from": actor("Carsten").id}
+    forged = room.act("Karen", "dm", "followup_accept", **handover)
+    assert "til Anders" in room.replies(forged) and room.ws.goals[goal.id].owner_id == actor("Carsten").id
+
+    accepted = room.act("Anders", "dm", "followup_accept", **handover)
+    assert room.ws.goals[goal.id].owner == "Anders"
+    kinds = [type(e).__name__ for e in accepted.effects if isinstance(e, (Update, Direct))]
+    assert kinds[:2] == ["Update", "Direct"]  # the old card says where it went, then the key moves
+    assert any("har sagt ja" in text for text in directs_to(list(accepted.effects), "Carsten"))
+    assert "Tak! Du er nu ansvarlig" in directs_to(list(accepted.effects), "Anders")[0]
+
+    again = room.act("Anders", "dm", "followup_accept", **handover)
+    assert "allerede skiftet ansvarlig" in room.replies(again)
+
+    fired = [e for _, effects in run_until(room, datetime(2027, 3, 1, tzinfo=UTC)) for e in effects]
+    assert directs_to(fired, "Anders") and not directs_to(fired, "Carsten")  # reminders follow the goal
+
+
+def test_a_declined_handover_leaves_the_goal_with_its_owner() -> None:
+    room = in_follow_up()
+    goal = goal_of(room, "Ib")
+    room.act("Ib", "dm", "followup_handover", goal=goal.id)
+    room.fill("Ib", {"to": "Hanne"})
+
+    declined = room.act("Hanne", "dm", "followup_decline", goal=goal.id, to=actor("Hanne").id, **{"from": actor("Ib").id})
+
+    assert room.ws.goals[goal.id].owner_id == actor("Ib").id
+    assert any("Hanne har sagt nej tak" in text for text in directs_to(list(declined.effects), "Ib"))
+
+
+def test_a_facilitator_reassigns_a_goal_at_once_and_both_owners_hear_of_it() -> None:
+    room = in_follow_up()
+    goal = goal_of(room, "Ib")
+    room.act(FACILITATOR, "plenum", "followup_handover", goal=goal.id)
+    assert "med det samme" in room.form(FACILITATOR).form.intro
+
+    done = room.fill(FACILITATOR, {"to": "Karen"})
+
+    assert room.ws.goals[goal.id].owner_id == actor("Karen").id
+    assert "Tovholderen har gjort dig ansvarlig" in directs_to(list(done.effects), "Karen")[0]
+    assert any("videre til Karen" in text for text in directs_to(list(done.effects), "Ib"))
+    assert "Karen er nu ansvarlig" in room.replies(done)
+
+
+def digests_in(fired: list[tuple[datetime, list[Effect]]]) -> list[str]:
+    return [t for _, effects in fired for t in directs_to(effects, FACILITATOR) if "står stille" in t]
+
+
+def test_the_facilitator_hears_of_a_goal_after_two_unanswered_reminders_and_not_after_one() -> None:
+    room = in_follow_up()
+    ib = goal_of(room, "Ib")
+    # December: the digest and the first check-in fire at the same time; nothing is stuck yet
+    assert not digests_in(list(run_until(room, datetime(2026, 12, 2, tzinfo=UTC))))
+    assert room.ws.goals[ib.id].unanswered == 1
+
+    room.act("Ib", "dm", "followup_status", goal=ib.id, status="in_progress")
+    assert room.ws.goals[ib.id].unanswered == 0  # an answer starts the count over
+    january = digests_in(list(run_until(room, datetime(2027, 1, 5, tzinfo=UTC))))
+    assert not any("Ib" in d for d in january)
+
+    [february] = digests_in(list(run_until(room, datetime(2027, 2, 2, tzinfo=UTC))))
+    assert "Carsten: ikke startet, har ikke svaret på de sidste 2 påmindelser" in february
+    assert "Ib:" not in february  # one reminder since the answer (January's)
+    [march] = digests_in(list(run_until(room, datetime(2027, 3, 2, tzinfo=UTC))))
+    assert "Ib: i gang, har ikke svaret på de sidste 2 påmindelser" in march
+
+    room.act("Ib", "dm", "followup_snooze", goal=ib.id, **{"for": "week"})  # a snooze is an answer too
+    assert room.ws.goals[ib.id].unanswered == 0
+
+
+def test_a_goal_past_its_deadline_is_in_the_digest_with_its_deadline() -> None:
+    room = in_follow_up()
+    fired = list(run_until(room, datetime(2027, 5, 5, tzinfo=UTC)))
+    assert "Carsten: ikke startet, deadline 12.04.2027 er overskredet" in digests_in(fired)[-1]
