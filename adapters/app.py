@@ -151,6 +151,6 @@ def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
     restored = 0
     if run_scheduler:
         TimerRunner(service.handle, clock, worker.wake).install()
-        restored = restore(units(store), timers)
+        restored = restore(units(store), timers, clock.now())
         scheduler.resume()
     return Runtime(clock, service, worker, scheduler, restored)

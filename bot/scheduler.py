@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from bot.effects import Cancel, Schedule
 from bot.events import Event, timer_fired
+from bot.flow.followup import owed_timers
 from bot.flow.phases import phase_timers
 from bot.ports import UnitOfWork
 
@@ -134,6 +135,9 @@ class JobStoreTimers:
             replace_existing=True,
             kwargs={"timer": effect.timer, "args": dict(effect.args), "at": effect.at.isoformat()})
 
+    def has(self, timer: str) -> bool:
+        return self.scheduler.get_job(timer) is not None
+
     def cancel(self, effect: Cancel) -> None:
         try:
             self.scheduler.remove_job(effect.timer)
@@ -166,15 +170,19 @@ class TimerRunner:
         self._wake()
 
 
-def restore(units: Callable[[], UnitOfWork], timers: JobStoreTimers) -> int:
-    """Re-create every timer a running phase is owed whose event was never handled (a crash
-    while it fired takes it out of the job store). Returns how many it scheduled."""
+def restore(units: Callable[[], UnitOfWork], timers: JobStoreTimers, now: datetime) -> int:
+    """Re-create every timer a running phase is owed whose event was never handled, and every
+    follow-up timer that is missing (a crash while a timer fired takes it out of the job
+    store). Returns how many it scheduled."""
     with units() as uow:
+        following = [effect for ws in uow.workshops.following_up() for effect in owed_timers(ws, now)]
         running = [Schedule(timer, at, args) for ws in uow.workshops.with_clock()
                    for timer, at, args in phase_timers(ws)]
         fired = uow.seen([timer_fired(effect.timer, effect.args).event_id for effect in running])
         owed = [effect for effect in running if timer_fired(effect.timer, effect.args).event_id not in fired]
-    for effect in owed:  # after the transaction: the job store writes on its own connection
+    # The job store only after the transaction: it reads and writes on its own connection.
+    owed += [effect for effect in following if not timers.has(effect.timer)]
+    for effect in owed:
         timers.schedule(effect)
     return len(owed)
 

@@ -20,6 +20,7 @@ from bot.domain import followup as history
 from bot.domain.groups import plenum_of
 from bot.domain.model import FollowUp, GoalStatus, Phase, SmartGoal, Workshop
 from bot.domain.workdays import WorkingHours
+from bot.effects import Schedule
 from bot.flow import views
 from bot.flow.turn import Refusal, Turn
 from bot.domain.numbers import parse_number, show_number
@@ -105,18 +106,36 @@ def schedule_next(turn: Turn, goal: SmartGoal, at: datetime | None = None, kind:
         return
     if at is None:
         at, kind = next_reminder(turn.ws, goal, turn.now)
+    turn.effects.append(_reminder_timer(turn.ws, goal, at, kind))
+
+
+def _reminder_timer(ws: Workshop, goal: SmartGoal, at: datetime, kind: str) -> Schedule:
     # `due` makes each firing an event of its own: the same kind of reminder comes back month
     # after month, and a firing is handled once by its arguments.
-    turn.schedule(timer_id(turn.ws.id, goal.id), at, {
-        "workshop": turn.ws.id, "goal": goal.id, "kind": kind, "due": at.isoformat()})
+    return Schedule(timer_id(ws.id, goal.id), at, {"workshop": ws.id, "goal": goal.id, "kind": kind,
+                                                   "due": at.isoformat()})
 
 
 def schedule_digest(turn: Turn) -> None:
-    work = hours(turn.ws)
-    year, month = _next_month(turn.local(turn.now).date())
+    turn.effects.append(_digest_timer(turn.ws, turn.now))
+
+
+def _digest_timer(ws: Workshop, now: datetime) -> Schedule:
+    work = hours(ws)
+    year, month = _next_month(now.astimezone(work.zone).date())
     at = work.at(work.first_working_day(year, month), CHECK_IN)
-    turn.schedule(timer_id(turn.ws.id, DIGEST), at, {"workshop": turn.ws.id, "goal": DIGEST,
-                                                     "due": at.isoformat()})
+    return Schedule(timer_id(ws.id, DIGEST), at, {"workshop": ws.id, "goal": DIGEST, "due": at.isoformat()})
+
+
+def owed_timers(ws: Workshop, now: datetime) -> list[Schedule]:
+    """Every follow-up timer the workshop should have from `now`: the next reminder of each
+    owned goal not done, and the digest. A restarted scheduler re-creates those it lacks (a
+    one-off job leaves the store as it fires: a crash while it ran would end that goal's
+    reminders for good)."""
+    if ws.phase != Phase.FOLLOW_UP or ws.followup_closed:
+        return []
+    goals = [g for g in owned(ws) if history.status_of(ws, g.id) != GoalStatus.DONE]
+    return [*(_reminder_timer(ws, g, *next_reminder(ws, g, now)) for g in goals), _digest_timer(ws, now)]
 
 
 # -- timers --------------------------------------------------------------------------------

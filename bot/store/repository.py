@@ -120,6 +120,12 @@ class SqlWorkshops:
         found = next((r.id for r in rows if user in r.facilitators), None)
         return self.get(found) if found else None
 
+    def following_up(self) -> list[Workshop]:
+        """Workshops after the workshop whose follow-up is not closed, whole."""
+        ids = self.session.scalars(select(WorkshopRow.id).where(
+            WorkshopRow.phase == Phase.FOLLOW_UP, WorkshopRow.followup_closed.is_(False)))
+        return [ws for ws in (self.get(i) for i in list(ids)) if ws is not None]
+
     def with_clock(self) -> list[Workshop]:
         """Workshops whose phase clock runs, without their records (the clock is on the row)."""
         rows = self.session.scalars(select(WorkshopRow).where(
