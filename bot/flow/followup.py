@@ -153,7 +153,9 @@ def timer_fired(turn: Turn, args: Mapping[str, str]) -> None:
     goal = ws.goals.get(args.get("goal", ""))
     if goal is None or not goal.owner_id or history.status_of(ws, goal.id) == GoalStatus.DONE:
         return
-    turn.direct(plenum_of(ws), goal.owner_id, reminder(turn, goal, args.get("kind", "check_in")))
+    # The reminder becomes the goal's card: an answer given on it shows on it.
+    turn.direct(plenum_of(ws), goal.owner_id, reminder(turn, goal, args.get("kind", "check_in")),
+                key=card_key(goal))
     # Counted without stamping the goal: a reminder is not a change anyone made to it.
     turn.change(goals={**ws.goals, goal.id: replace(goal, unanswered=goal.unanswered + 1, updated_by=turn.actor)})
     schedule_next(turn, goal)

@@ -17,9 +17,12 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from adapters.app import units
 from adapters.slack.render import message_payloads
 from bot.codec import loads
 from bot.effects import Direct, Invite, OpenForm, Post, PostPrivate, SendFile, Update
+from bot.events import timer_fired
+from bot.flow.followup import owed_timers
 from bot.store.tables import OutboxRow
 from tests.e2e.slack_driver import Shown, SlackWorkshop, user_id
 from tests.fakes.slack_api import TOKEN
@@ -443,3 +446,37 @@ def delivered(slack: SlackWorkshop) -> Mapping[str, list[tuple[str, str]]]:
         else:
             got[call.params["channel"]].append((call.method, call.params["text"]))
     return got
+
+
+async def test_follow_up_runs_in_the_owners_direct_messages(tmp_path: Path) -> None:
+    """After the workshop: each owner's goals in their direct messages with the app, a
+    reminder there, answered on the card, and a goal handed over to someone who says yes in
+    their own direct messages."""
+    async with SlackWorkshop(tmp_path) as slack:
+        await play(slack, SHORT)  # Anders owns every goal
+        anders, hanne = user_id("Anders"), user_id("Hanne")
+        assert "Du er ansvarlig for 3 SMART-mål" in "\n".join(s.texts for s in slack.messages(anders))
+
+        with units(slack.store)() as uow:
+            [ws] = uow.workshops.following_up()
+        goal = min(ws.goals.values(), key=lambda g: g.measure_id)
+        [reminder] = [t for t in owed_timers(ws, slack.runtime.clock.now()) if t.args.get("goal") == goal.id]
+        slack.runtime.service.handle(timer_fired(reminder.timer, reminder.args))
+        await slack.settle()
+        assert "Månedens opfølgning" in slack.texts(anders)
+
+        card = await slack.press("Anders", anders, "followup_status", goal=goal.id, status="in_progress")
+        [now] = [s for s in slack.messages(anders) if s.ts == card.ts]
+        assert "i gang" in now.texts.split("Status")[1].split("\n")[1]  # his answer, on the card
+
+        await slack.press("Anders", anders, "followup_handover", goal=goal.id)
+        assert await slack.fill("Anders", {"to": "Hanne"}) == {}
+        assert "vil gerne give dig dette SMART-mål" in slack.texts(hanne)
+        await slack.press("Hanne", hanne, "followup_accept", goal=goal.id)
+        with units(slack.store)() as uow:
+            handed = uow.workshops.get(ws.id)
+        assert handed is not None and handed.goals[goal.id].owner == "Hanne"
+        assert "Tak! Du er nu ansvarlig for målet" in slack.texts(hanne)
+        [old] = [s for s in slack.messages(anders) if s.ts == card.ts]
+        assert "givet videre til Hanne" in old.texts
+        assert slack.store.outbox.backlog() == 0 and slack.set_aside() == []

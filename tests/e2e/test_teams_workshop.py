@@ -34,6 +34,7 @@ from bot.effects import (
     Update,
 )
 from bot.events import timer_fired
+from bot.flow.followup import owed_timers
 from bot.flow.phases import phase_timers
 from bot.store.tables import OutboxRow
 from tests.e2e.teams_driver import (
@@ -673,3 +674,37 @@ def delivered(teams: TeamsWorkshop) -> Mapping[str, list[tuple[str, str]]]:
             continue  # a 1:1 chat made for a private message is no message of its own
         got[call.conversation_id].append((call.route, str(call.body.get("summary", ""))))
     return got
+
+
+async def test_follow_up_runs_in_the_owners_personal_chats(tmp_path: Path) -> None:
+    """After the workshop: each owner's goals in their one-to-one chat with the bot, a
+    reminder there after a restart, answered on the card, and a goal handed over to someone
+    who says yes in their own chat."""
+    async with TeamsWorkshop(tmp_path) as teams:
+        await play(teams, SHORT)  # Anders owns every goal
+        assert any("Du er ansvarlig for 3 SMART-mål" in text for text in teams.dms("Anders"))
+        await teams.restart()
+
+        # the check-in, as the scheduler hands it over when it comes due
+        with units(teams.store)() as uow:
+            [ws] = uow.workshops.following_up()
+        goal = min(ws.goals.values(), key=lambda g: g.measure_id)
+        [reminder] = [t for t in owed_timers(ws, teams.runtime.clock.now()) if t.args.get("goal") == goal.id]
+        teams.runtime.service.handle(timer_fired(reminder.timer, reminder.args))
+        await teams.settle()
+        assert "Månedens opfølgning" in teams.dms("Anders")[-1]
+
+        card, _ = teams.find_button("Anders", DM, "followup_status", goal=goal.id, status="in_progress")
+        await teams.press("Anders", DM, "followup_status", goal=goal.id, status="in_progress")
+        assert "Status: i gang" in teams.current(card).texts  # the card in his chat shows his answer
+
+        await teams.press("Anders", DM, "followup_handover", goal=goal.id)
+        assert (await teams.fill("Anders", {"to": "Hanne"})).submits() == []
+        assert "vil gerne give dig dette SMART-mål" in teams.dms("Hanne")[-1]
+        await teams.press("Hanne", DM, "followup_accept", goal=goal.id)
+        with units(teams.store)() as uow:
+            handed = uow.workshops.get(ws.id)
+        assert handed is not None and handed.goals[goal.id].owner == "Hanne"
+        assert "Tak! Du er nu ansvarlig for målet" in "\n".join(teams.dms("Hanne"))
+        assert "givet videre til Hanne" in teams.current(card).texts  # Anders' old card says so
+        assert teams.store.outbox.backlog() == 0 and teams.set_aside() == []
