@@ -49,8 +49,9 @@ COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "close": followup.close,
     "mine": followup.my_goals,
 }
-# Commands that make sense in a conversation that is not (yet) part of the workshop.
-OUTSIDE = frozenset({"new", "group", "help"})
+# Commands that make sense in a conversation that is not (yet) part of the workshop (`mine`
+# answers in the person's own chat with the bot, wherever it is asked).
+OUTSIDE = frozenset({"new", "group", "help", "mine"})
 
 ACTIONS: Mapping[str, Callable[[Turn, Mapping[str, str]], None]] = {
     "setup_details": setup.open_details,

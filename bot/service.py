@@ -107,6 +107,8 @@ def _load(uow: UnitOfWork, event: Event) -> Workshop | None:
         return uow.workshops.get(event.workshop_id)
     found = uow.workshops.by_conversation(event.org, event.conversation)
     if found is None and isinstance(event, Command):
-        # `group E` in a channel that is not bound yet: the facilitator's newest workshop.
-        found = uow.workshops.latest_for_facilitator(event.org, event.actor.id)
+        # `group E` in a channel that is not bound yet: the facilitator's newest workshop;
+        # `my goals` in one's own chat with the bot: the newest in which one owns a goal.
+        found = (uow.workshops.latest_for_facilitator(event.org, event.actor.id)
+                 or uow.workshops.owned_by(event.org, event.actor.id))
     return found

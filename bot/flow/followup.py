@@ -225,6 +225,8 @@ def save_update(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) 
 
 def my_goals(turn: Turn, args: Sequence[str] = ()) -> None:
     """`mine mål`: an owner's own goals, with their buttons, in their own chat."""
+    if not turn.has_workshop:
+        raise Refusal("refuse.no_goals_of_yours")
     turn.require_phase(Phase.FOLLOW_UP)
     goals = [g for g in owned(turn.ws) if g.owner_id == turn.actor]
     if not goals:

@@ -126,6 +126,14 @@ class SqlWorkshops:
             WorkshopRow.phase == Phase.FOLLOW_UP, WorkshopRow.followup_closed.is_(False)))
         return [ws for ws in (self.get(i) for i in list(ids)) if ws is not None]
 
+    def owned_by(self, org: str, user: str) -> Workshop | None:
+        """The newest workshop in follow-up in which `user` owns a goal."""
+        found = self.session.scalars(
+            select(WorkshopRow.id).join(SmartGoalRow, SmartGoalRow.workshop_id == WorkshopRow.id)
+            .where(SmartGoalRow.owner_id == user, WorkshopRow.org == org, WorkshopRow.phase == Phase.FOLLOW_UP)
+            .order_by(WorkshopRow.created_at.desc()).limit(1)).first()
+        return self.get(found) if found else None
+
     def with_clock(self) -> list[Workshop]:
         """Workshops whose phase clock runs, without their records (the clock is on the row)."""
         rows = self.session.scalars(select(WorkshopRow).where(

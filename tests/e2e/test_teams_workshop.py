@@ -707,4 +707,11 @@ async def test_follow_up_runs_in_the_owners_personal_chats(tmp_path: Path) -> No
         assert handed is not None and handed.goals[goal.id].owner == "Hanne"
         assert "Tak! Du er nu ansvarlig for målet" in "\n".join(teams.dms("Hanne"))
         assert "givet videre til Hanne" in teams.current(card).texts  # Anders' old card says so
+
+        # `mine mål` written in one's own chat with the bot, which belongs to no workshop
+        before = len(teams.dms("Hanne"))
+        await teams.dm("Hanne", "mine mål")
+        assert [text for text in teams.dms("Hanne")[before:] if "Et SMART-mål for E-energi" in text]
+        await teams.dm("Ib", "mine mål")
+        assert "Du er ikke ansvarlig for nogen SMART-mål" in teams.dms("Ib")[-1]
         assert teams.store.outbox.backlog() == 0 and teams.set_aside() == []

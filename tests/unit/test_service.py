@@ -39,6 +39,9 @@ class FakeWorkshops:
     def latest_for_facilitator(self, org: str, user: str) -> Workshop | None:
         return None
 
+    def owned_by(self, org: str, user: str) -> Workshop | None:
+        return None
+
     def save(self, old: Workshop | None, new: Workshop, actor: str, now: datetime) -> None:
         self.staged[new.id] = new
 
