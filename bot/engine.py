@@ -48,6 +48,7 @@ COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "measures": imported.import_measures,
     "close": followup.close,
     "mine": followup.my_goals,
+    "reminders": followup.open_settings,
 }
 # Commands that make sense in a conversation that is not (yet) part of the workshop (`mine`
 # answers in the person's own chat with the bot, wherever it is asked).
@@ -94,6 +95,7 @@ FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]
     "owner": wrapup.save_owner,
     "followup": followup.save_update,
     "handover": handover.save_form,
+    "reminders": followup.save_settings,
 }
 
 

@@ -228,6 +228,9 @@ class Workshop(Record):
     split_approved: bool = False
     auto_advance: bool = False  # when a phase's time is up, go on without asking the facilitator
     followup_closed: bool = False  # after the workshop: no more reminders
+    reminder_cadence: str = "monthly"  # follow-up check-ins: "monthly", "fortnightly" or "quarterly"
+    work_start: int = 8  # follow-up reminders only from this hour to `work_end`, on working days
+    work_end: int = 16
     members: Mapping[str, Member] = field(default_factory=dict)
     groups: Mapping[str, Group] = field(default_factory=dict)
     conversations: Mapping[str, Conversation] = field(default_factory=dict)

@@ -44,7 +44,12 @@ def is_followup_timer(workshop_id: str, timer: str) -> bool:
 
 
 def hours(ws: Workshop) -> WorkingHours:
-    return WorkingHours(timezone=ws.timezone)
+    return WorkingHours(timezone=ws.timezone, start=time(ws.work_start), end=time(ws.work_end % 24))
+
+
+def check_in_time(ws: Workshop) -> time:
+    """Nine in the morning, or the first hour reminders are allowed when nine is not."""
+    return CHECK_IN if ws.work_start <= CHECK_IN.hour < ws.work_end else time(ws.work_start)
 
 
 def owned(ws: Workshop) -> list[SmartGoal]:
@@ -63,7 +68,8 @@ def begin(turn: Turn) -> None:
     for owner, goals in by_owner.items():
         turn.direct(plenum, owner, views.message(
             Heading(turn.t("followup.welcome_heading", title=ws.title)),
-            Text(turn.t("followup.welcome", count=len(goals)))))
+            Text(turn.t("followup.welcome", count=len(goals), when=turn.t(f"followup.when_{ws.reminder_cadence}"),
+                        start=ws.work_start, end=ws.work_end))))
         for goal in goals:
             turn.direct(plenum, owner, goal_card(turn, goal), key=card_key(goal))
             schedule_next(turn, goal)
@@ -81,19 +87,31 @@ def card_key(goal: SmartGoal) -> str:
 
 
 def next_reminder(ws: Workshop, goal: SmartGoal, after: datetime) -> tuple[datetime, str]:
-    """The goal's next reminder after `after`: the monthly check-in or a deadline reminder."""
-    work = hours(ws)
-    local = after.astimezone(work.zone)
-    candidates = [(work.at(work.first_working_day(*_next_month(local.date())), CHECK_IN), "check_in")]
+    """The goal's next reminder after `after`: the check-in or a deadline reminder."""
+    work, clock = hours(ws), check_in_time(ws)
+    candidates = [(next_check_in(ws, after), "check_in")]
     if goal.deadline:
         for days in DEADLINE_DAYS:
-            at = work.at(goal.deadline - timedelta(days=days), CHECK_IN)
+            at = work.at(goal.deadline - timedelta(days=days), clock)
             if at > after:
                 candidates.append((at, f"deadline_{days}"))
-    this_month = work.at(work.first_working_day(local.year, local.month), CHECK_IN)
-    if this_month > after:
-        candidates.append((this_month, "check_in"))
     return min(candidates)
+
+
+def next_check_in(ws: Workshop, after: datetime) -> datetime:
+    """The first working day of the next month (or quarter), or two weeks on, as set."""
+    work, clock = hours(ws), check_in_time(ws)
+    local = after.astimezone(work.zone).date()
+    if ws.reminder_cadence == "fortnightly":
+        return work.at(local + timedelta(days=14), clock)
+    months = 3 if ws.reminder_cadence == "quarterly" else 1
+    year, month = local.year, local.month
+    while True:
+        if (month - 1) % months == 0:
+            at = work.at(work.first_working_day(year, month), clock)
+            if at > after:
+                return at
+        year, month = _next_month(date(year, month, 1))
 
 
 def _next_month(day: date) -> tuple[int, int]:
@@ -123,7 +141,7 @@ def schedule_digest(turn: Turn) -> None:
 def _digest_timer(ws: Workshop, now: datetime) -> Schedule:
     work = hours(ws)
     year, month = _next_month(now.astimezone(work.zone).date())
-    at = work.at(work.first_working_day(year, month), CHECK_IN)
+    at = work.at(work.first_working_day(year, month), check_in_time(ws))
     return Schedule(timer_id(ws.id, DIGEST), at, {"workshop": ws.id, "goal": DIGEST, "due": at.isoformat()})
 
 
@@ -166,7 +184,7 @@ def reminder(turn: Turn, goal: SmartGoal, kind: str) -> Message:
     days = kind.removeprefix("deadline_")
     text = (turn.t("followup.deadline_today", deadline=deadline) if kind == "deadline_0"
             else turn.t("followup.deadline_soon", days=days, deadline=deadline) if kind.startswith("deadline_")
-            else turn.t("followup.check_in"))
+            else turn.t(f"followup.check_in_{turn.ws.reminder_cadence}"))
     return goal_card(turn, goal, text)
 
 
@@ -265,6 +283,41 @@ def answerable(turn: Turn, args: Mapping[str, str], anyone: bool = False) -> Sma
     if not anyone and turn.actor != goal.owner_id and not turn.is_facilitator:
         raise Refusal("refuse.not_owner", owner=goal.owner or "?")
     return goal
+
+
+CADENCES = ("monthly", "fortnightly", "quarterly")
+
+
+def open_settings(turn: Turn, args: Sequence[str] = ()) -> None:
+    """`påmindelser`: the facilitator sets how often owners are asked, and between which hours."""
+    turn.require_facilitator("reminders")
+    ws, t = turn.ws, turn.t
+    turn.open_form(Form(
+        form="reminders", title=t("followup.settings_title"), submit=t("form.save"),
+        intro=t("followup.settings_intro"), args={"workshop": ws.id},
+        fields=(FormField("cadence", t("followup.cadence"), FieldKind.CHOICE, required=True,
+                          value=ws.reminder_cadence,
+                          options=tuple((c, t(f"followup.cadence_{c}")) for c in CADENCES)),
+                FormField("start", t("followup.work_start"), FieldKind.NUMBER, required=True,
+                          value=str(ws.work_start), max_length=2),
+                FormField("end", t("followup.work_end"), FieldKind.NUMBER, required=True,
+                          value=str(ws.work_end), max_length=2))))
+
+
+def save_settings(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -> None:
+    turn.require_facilitator("reminders")
+    form = FormReader(turn.t, values)
+    cadence = form.choice("cadence", CADENCES)
+    start, end = form.integer("start", 0, 23), form.integer("end", 1, 24)
+    if "start" not in form.errors and "end" not in form.errors and end <= start:
+        form.errors["end"] = turn.t("followup.bad_hours", start=start)
+    form.done()
+    turn.change(reminder_cadence=cadence, work_start=start, work_end=end)
+    if turn.ws.phase == Phase.FOLLOW_UP and not turn.ws.followup_closed:
+        for goal in owned(turn.ws):  # the reminders already set move to the new rhythm
+            schedule_next(turn, goal)
+        schedule_digest(turn)
+    turn.reply(turn.t("followup.settings_saved", when=turn.t(f"followup.when_{cadence}"), start=start, end=end))
 
 
 def close(turn: Turn, args: Sequence[str] = ()) -> None:

@@ -284,3 +284,37 @@ def test_a_goal_past_its_deadline_is_in_the_digest_with_its_deadline() -> None:
     room = in_follow_up()
     fired = list(run_until(room, datetime(2027, 5, 5, tzinfo=UTC)))
     assert "Carsten: ikke startet, deadline 12.04.2027 er overskredet" in digests_in(fired)[-1]
+
+
+def test_the_facilitator_sets_how_often_and_when_and_the_reminders_follow() -> None:
+    room = in_follow_up()
+    refused = room.say("Ib", "plenum", "påmindelser")
+    assert "kun tovholderen" in room.replies(refused)
+
+    room.say(FACILITATOR, "plenum", "påmindelser")
+    bad = room.fill(FACILITATOR, {"cadence": "quarterly", "start": "14", "end": "10"})
+    assert "efter kl. 14" in bad.form_errors["end"] and room.ws.work_end == 16  # nothing changed
+    saved = room.fill(FACILITATOR, {"start": "10", "end": "14"})
+    assert "første arbejdsdag i hvert kvartal" in room.replies(saved)
+    assert (room.ws.reminder_cadence, room.ws.work_start, room.ws.work_end) == ("quarterly", 10, 14)
+
+    fired = list(run_until(room, datetime(2027, 12, 31, tzinfo=UTC)))
+    check_ins = sorted({at.astimezone(CPH) for at, effects in fired for e in effects
+                        if isinstance(e, Direct) and "Kvartalets opfølgning" in texts(e.message)})
+    months = sorted({(m.year, m.month) for m in check_ins})
+    assert months and all(month in (1, 4, 7, 10) for _, month in months), months
+    for at, _ in fired:
+        local = at.astimezone(CPH)
+        assert local.weekday() < 5 and 10 <= local.hour < 14, local
+
+
+def test_fortnightly_check_ins_come_every_two_weeks() -> None:
+    room = in_follow_up()
+    room.say(FACILITATOR, "plenum", "påmindelser")
+    room.fill(FACILITATOR, {"cadence": "fortnightly"})
+    ib = goal_of(room, "Ib")
+    fired = [at for at, effects in run_until(room, datetime(2027, 3, 1, tzinfo=UTC))
+             if any(isinstance(e, Direct) and e.user == actor("Ib").id for e in effects)]
+    gaps = {(later - earlier).days for earlier, later in zip(fired, fired[1:], strict=False)}
+    assert len(fired) >= 6 and gaps <= {13, 14, 15, 16}, gaps  # moved off weekends and holidays
+    assert ib.deadline is None or ib.deadline.year > 2027
