@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.codec import loads
@@ -15,6 +16,11 @@ from bot.ports import Pending
 from bot.store.tables import OutboxRow, PostedMessageRow
 
 LEASE = timedelta(minutes=2)  # longer than any one delivery with its retries takes
+_ROWS = cast(Table, OutboxRow.__table__)
+# One statement, compiled once, run for a whole group (the ORM's bulk update builds its
+# statement anew each time: a sixth of the dispatcher's time in bench/teams.py).
+_DELIVERED = (update(_ROWS).where(_ROWS.c.id == bindparam("item"))
+              .values(delivered_at=bindparam("at"), attempts=bindparam("attempts"), claimed_until=None))
 
 
 class SqlOutbox:
@@ -57,9 +63,8 @@ class SqlOutbox:
 
     def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
         with self._sessions.begin() as session:
-            session.execute(update(OutboxRow), [  # by primary key: one statement for them all
-                {"id": item.id, "delivered_at": now, "attempts": item.attempts + 1, "claimed_until": None}
-                for item, _ in done])
+            session.execute(_DELIVERED, [{"item": item.id, "at": now, "attempts": item.attempts + 1}
+                                         for item, _ in done])
             for item, ref in done:
                 effect = item.effect
                 # An update of a message that was never posted is posted: remember where, too.
