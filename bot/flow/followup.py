@@ -44,7 +44,7 @@ def is_followup_timer(workshop_id: str, timer: str) -> bool:
 
 
 def hours(ws: Workshop) -> WorkingHours:
-    return WorkingHours(timezone=ws.timezone, start=time(ws.work_start), end=time(ws.work_end % 24))
+    return WorkingHours(timezone=ws.timezone, start=time(ws.work_start), end=time(ws.work_end))
 
 
 def check_in_time(ws: Workshop) -> time:
@@ -308,7 +308,7 @@ def save_settings(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]
     turn.require_facilitator("reminders")
     form = FormReader(turn.t, values)
     cadence = form.choice("cadence", CADENCES)
-    start, end = form.integer("start", 0, 23), form.integer("end", 1, 24)
+    start, end = form.integer("start", 0, 22), form.integer("end", 1, 23)
     if "start" not in form.errors and "end" not in form.errors and end <= start:
         form.errors["end"] = turn.t("followup.bad_hours", start=start)
     form.done()
@@ -371,7 +371,7 @@ def stuck(ws: Workshop, now: datetime) -> list[tuple[SmartGoal, str]]:
             found.append((goal, "late"))
         elif goal.unanswered >= UNANSWERED:
             found.append((goal, "quiet"))
-    return sorted(found, key=lambda found: (found[0].measure_id, found[0].number))
+    return sorted(found, key=lambda item: (item[0].measure_id, item[0].number))
 
 
 def send_digest(turn: Turn) -> None:

@@ -294,6 +294,8 @@ def test_the_facilitator_sets_how_often_and_when_and_the_reminders_follow() -> N
     room.say(FACILITATOR, "plenum", "påmindelser")
     bad = room.fill(FACILITATOR, {"cadence": "quarterly", "start": "14", "end": "10"})
     assert "efter kl. 14" in bad.form_errors["end"] and room.ws.work_end == 16  # nothing changed
+    beyond = room.fill(FACILITATOR, {"end": "24"})  # a day has no hour 24 to end on
+    assert "1" in beyond.form_errors["end"] and "23" in beyond.form_errors["end"]
     saved = room.fill(FACILITATOR, {"start": "10", "end": "14"})
     assert "første arbejdsdag i hvert kvartal" in room.replies(saved)
     assert (room.ws.reminder_cadence, room.ws.work_start, room.ws.work_end) == ("quarterly", 10, 14)
@@ -318,3 +320,12 @@ def test_fortnightly_check_ins_come_every_two_weeks() -> None:
     gaps = {(later - earlier).days for earlier, later in zip(fired, fired[1:], strict=False)}
     assert len(fired) >= 6 and gaps <= {13, 14, 15, 16}, gaps  # moved off weekends and holidays
     assert ib.deadline is None or ib.deadline.year > 2027
+
+
+def test_evening_hours_move_the_check_in_from_nine_to_the_first_allowed_hour() -> None:
+    room = in_follow_up()
+    room.say(FACILITATOR, "plenum", "påmindelser")
+    room.fill(FACILITATOR, {"start": "17", "end": "20"})
+    fired = list(run_until(room, datetime(2027, 6, 1, tzinfo=UTC)))
+    hours = {at.astimezone(CPH).hour for at, _ in fired}
+    assert fired and hours == {17}, hours  # check-ins, deadline reminders and the digest alike
