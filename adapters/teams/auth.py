@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -42,6 +44,8 @@ from msrest.authentication import Authentication
 from adapters.teams.transport import LoopSessions, over_aiohttp
 
 _log = logging.getLogger(__name__)
+
+ACCEPTED_TOKENS = 1000  # tokens remembered as checked (one per Bot Connector region and hour)
 
 
 class NoBotToken(RuntimeError):
@@ -120,6 +124,14 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
     before it expires, so a kept client never sends a stale token. Its requests go over aiohttp
     (adapters/teams/transport.py), which never retries on its own: the dispatcher retries,
     honouring Retry-After and keeping each conversation's order.
+
+    And it remembers the tokens it accepted. The Bot Connector signs its activities with one
+    token for about an hour, and checking it (signature, issuer, audience, the channel's
+    endorsement, the serviceUrl claim) was two fifths of handling an activity. A token is
+    taken without a second check only with the same channel and serviceUrl it was checked
+    against, and only until it expires; anything else is checked by the SDK as before. (A
+    signing key Microsoft withdraws is noticed when its token next needs checking, at the
+    latest within the hour; the SDK itself refreshes the published keys only daily.)
     """
 
     def __init__(self, configuration: object, *, credentials_factory: _SingleTenantCredentials) -> None:
@@ -131,12 +143,28 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
         self._connectors: dict[tuple[str | None, str, str | None], ConnectorClient] = {}
         self._token_clients: dict[str | None, UserTokenClient] = {}
         self._sender = LoopSessions()
+        # (Authorization header, channel, serviceUrl) -> (expiry, the SDK's result for it)
+        self._accepted: OrderedDict[tuple[str, str, str], tuple[float, AuthenticateRequestResult]] = OrderedDict()
 
     async def close(self) -> None:
         """Close the connections to the Bot Connector made on the running event loop."""
         await self._sender.close()
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        key = (auth_header, str(activity.channel_id), str(activity.service_url)) if auth_header else None
+        kept = self._accepted.get(key) if key else None
+        if kept is not None and kept[0] > time.time():
+            return kept[1]
+        result = await self._check(activity, auth_header)
+        expires = (result.claims_identity.claims or {}).get("exp") if result.claims_identity else None
+        if key is not None and isinstance(expires, int | float):
+            self._accepted[key] = (float(expires), result)
+            self._accepted.move_to_end(key)
+            while len(self._accepted) > ACCEPTED_TOKENS:
+                self._accepted.popitem(last=False)
+        return result
+
+    async def _check(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         try:
             result = await super().authenticate_request(activity, auth_header or None)
         except requests.RequestException:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from adapters.app import (
 )
 from adapters.config import Settings
 from adapters.server import build_app
+from adapters.teams import auth
 from adapters.teams.app import AUTH_OFF_WARNING, file_links
 from adapters.teams.files import plan_download
 from adapters.teams.links import FileLinks
@@ -436,3 +438,31 @@ async def test_without_a_public_address_there_is_no_download_route(
     finally:
         runtime.stop()
         store.close()
+
+
+async def test_a_token_accepted_once_is_not_taken_for_another_service_url_or_after_it_expires(
+        client: TestClient, fake: FakeTeamsApi, teams_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot remembers tokens it accepted (the Bot Connector uses one for an hour), but only
+    with the channel and serviceUrl they were checked against, and only until they expire."""
+    checks: list[str] = []
+    check = auth._Authentication._check
+
+    async def counted(self: Any, activity: Any, header: str) -> Any:
+        checks.append(activity.service_url)
+        return await check(self, activity, header)
+
+    monkeypatch.setattr(auth._Authentication, "_check", counted)
+    first = fake.channel_message("ny Fjordly")
+    token = fake.sign_activity(first)
+    assert await send(client, first, token) == 201
+    assert await send(client, fake.channel_message("status"), token) == 201
+    assert len(checks) == 1  # the second activity, same token: not checked again
+
+    moved = {**fake.channel_message("status"), "serviceUrl": "https://attacker.example/teams/"}
+    assert await send(client, moved, token) == 401  # the token names the real serviceUrl
+    assert len(checks) == 2
+
+    later = time.time() + 2 * 3600  # past the token's expiry
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    await send(client, fake.channel_message("status"), token)
+    assert len(checks) == 3  # expired in memory: the SDK decides again
