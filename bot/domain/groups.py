@@ -15,6 +15,12 @@ def by_name(members: Iterable[Member]) -> list[Member]:
     return sorted(members, key=lambda m: (m.name.casefold(), m.id))
 
 
+def member_named(ws: Workshop, name: str) -> Member | None:
+    """The member a form's person field names: by id, or by name in any case."""
+    return ws.members.get(name) or next(
+        (m for m in ws.members.values() if m.name.casefold() == name.casefold()), None)
+
+
 def participants(ws: Workshop) -> list[Member]:
     return by_name(m for m in ws.members.values() if m.participant)
 

@@ -264,11 +264,10 @@ def snooze(turn: Turn, args: Mapping[str, str]) -> None:
     turn.reply(turn.t("followup.snoozed", when=turn.t.date(turn.local(at).date())))
 
 
-def answered(turn: Turn, goal: SmartGoal) -> SmartGoal:
+def answered(turn: Turn, goal: SmartGoal) -> None:
     """The owner (or someone for them) has answered: the count of unanswered reminders starts over."""
     if goal.unanswered:
-        goal = turn.save(replace(turn.ws.goals[goal.id], unanswered=0))
-    return goal
+        turn.save(replace(turn.ws.goals[goal.id], unanswered=0))
 
 
 def answerable(turn: Turn, args: Mapping[str, str], anyone: bool = False) -> SmartGoal:

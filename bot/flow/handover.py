@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from bot.domain.groups import plenum_of
+from bot.domain.groups import member_named, plenum_of
 from bot.domain.model import Member, SmartGoal
 from bot.flow import followup, views
 from bot.flow.inputs import FormReader
@@ -36,7 +36,7 @@ def save_form(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) ->
     goal = followup.answerable(turn, args)
     form = FormReader(turn.t, values)
     name = form.text("to", MAX_NAME, required=True)
-    member = _member(turn, name) if name else None
+    member = member_named(turn.ws, name) if name else None
     if name and member is None:
         form.errors["to"] = turn.t("followup.handover_unknown", name=name)
     elif member is not None and member.id == goal.owner_id:
@@ -108,8 +108,3 @@ def _request_key(goal: SmartGoal, member: Member) -> str:
 def _reassigns(turn: Turn, goal: SmartGoal) -> bool:
     """A facilitator who does not own the goal gives it away at once; an owner asks first."""
     return turn.is_facilitator and turn.actor != goal.owner_id
-
-
-def _member(turn: Turn, name: str) -> Member | None:
-    members = turn.ws.members
-    return members.get(name) or next((m for m in members.values() if m.name.casefold() == name.casefold()), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from bot.domain.groups import plenum_of
+from bot.domain.groups import member_named, plenum_of
 from bot.domain.model import Phase, SmartGoal
 from bot.flow import followup, views
 from bot.flow.access import goal_in, require_member_of, require_unchanged
@@ -71,8 +71,7 @@ def save_owner(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -
     next_step = form.text("next_step", MAX_NEXT_STEP, multiline=True)
     form.done()
     require_unchanged(turn, args, goal.version, goal.updated_by)
-    known = turn.ws.members.get(owner) or next(
-        (m for m in turn.ws.members.values() if m.name.casefold() == owner.casefold()), None)
+    known = member_named(turn.ws, owner)
     goal = turn.save(replace(goal, owner=known.name if known else owner,
                              owner_id=known.id if known else "", next_step=next_step))
     plenum = plenum_of(turn.ws)
