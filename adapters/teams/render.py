@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import re
 import string
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
@@ -92,6 +91,10 @@ ERROR = {"color": "attention"}
 Card = dict[str, Any]
 _BACKSLASHED = frozenset("*_[]`~")
 _PUNCTUATION = frozenset(string.punctuation)
+# Unicode's control characters (category Cc) but tab and line feed; and the characters
+# that may need escaping (_escape_char): most text has none, and is used as it is.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPECIAL = re.compile(r"[\\*_\[\]`~<&{]")
 # what opens a block at the start of a line: a quote, a heading, a list item (bullet or
 # numbered) or a rule; leading whitespace is handled apart (indented code, indented markers)
 _BLOCK_START = re.compile(r">|#{1,6}(\s|$)|[-+*](\s|$)|-[ \t]*-|\d{1,9}[.)](\s|$)")
@@ -110,11 +113,12 @@ def _clean(text: str) -> str:
     """Text without control characters (they cannot be shown): every line end as \\n, tabs kept."""
     for line_end in ("\r\n", "\r", "\u2028", "\u2029"):
         text = text.replace(line_end, "\n")
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+    return _CONTROL.sub("", text)
 
 
 def _escape_run(text: str, line_start: bool) -> str:
-    escaped = "".join(_escape_char(c, text[i + 1:i + 2]) for i, c in enumerate(text))
+    escaped = text if _SPECIAL.search(text) is None else \
+        "".join(_escape_char(c, text[i + 1:i + 2]) for i, c in enumerate(text))
     return WORD_JOINER + escaped if line_start and _starts_block(text) else escaped
 
 
