@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 from botbuilder.schema import ConversationReference
@@ -33,7 +34,9 @@ class Place:
     def conversation_id(self) -> str:
         return str(self.reference["conversation"]["id"])
 
+    @cached_property
     def conversation_reference(self) -> ConversationReference:
+        """Read once per place: the SDK only reads it (continue_conversation)."""
         return ConversationReference().deserialize(self.reference)
 
 
@@ -51,7 +54,7 @@ class Conversations:
         # Through the shared memory, not this object's cache: Teams may move a conversation
         # to another service URL, and the part that hears of it is not the one that delivers.
         text = self.memory.get(f"teams:place:{key}")
-        return Place(**json.loads(text)) if text else None
+        return _place(text) if text else None
 
     def is_group_thread(self, key: str) -> bool:
         place = self.place(key) if ";messageid=" in key else None
@@ -83,3 +86,10 @@ class Conversations:
                 return None
             self._known[key] = text
         return self._known[key]
+
+
+@lru_cache(maxsize=10_000)
+def _place(text: str) -> Place:
+    """The place a remembered text says: one object for one text, so each delivery does not
+    read it anew (nothing changes a Place; a moved conversation is a new text)."""
+    return Place(**json.loads(text))

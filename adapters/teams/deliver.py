@@ -260,7 +260,7 @@ class TeamsDeliverer:
         async def callback(turn_context: TurnContext) -> None:
             done.append(await work(turn_context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]))
 
-        await self.adapter.continue_conversation(place.conversation_reference(), callback, self.app_id)
+        await self.adapter.continue_conversation(place.conversation_reference, callback, self.app_id)
         return done[0]
 
 
