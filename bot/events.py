@@ -37,6 +37,7 @@ class SharedFile:
 class Command(Event):
     text: str  # "next", "extend 5", "group E", …
     files: tuple[SharedFile, ...] = ()
+    mentions: tuple[Actor, ...] = ()  # the people @mentioned in the command (never the bot), in order
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,6 +29,7 @@ from bot.service import Result, WorkshopService
 
 SHOWN_VALUE = 80
 TICK_SECONDS = 0.25
+_MENTION = re.compile(r"(?<!\S)@(\w[\w-]*)")  # `@hans` as a word of its own: not an e-mail address
 
 
 def console_chat(settings: Settings, store: Store, out: Console, org: str,
@@ -43,6 +44,10 @@ def console_chat(settings: Settings, store: Store, out: Console, org: str,
     saver = PlanSaver(plan_files(store, clock), Path.cwd(), plan_out)
     return ConsoleChat(build_service(store, clock, settings), store.outbox, clock, out,
                        settings.bot_language, org, saver)
+
+
+def _person_id(name: str) -> str:
+    return "console:" + re.sub(r"\W+", "-", name.casefold()).strip("-")
 
 
 class ConsoleChat:
@@ -72,9 +77,18 @@ class ConsoleChat:
         self.service.handle(channel_created(effect.org, effect.workshop_id, effect.group, conversation, by))
 
     def person(self, name: str) -> Actor:
-        actor = Actor("console:" + re.sub(r"\W+", "-", name.casefold()).strip("-"), name)
+        actor = Actor(_person_id(name), name)
         self.names[actor.id] = name
         return actor
+
+    def _mentioned(self, text: str) -> tuple[Actor, ...]:
+        """Everyone `text` @mentions, once each, in order: `@hans` is whoever typed `as Hans`,
+        by the name they gave."""
+        people: dict[str, Actor] = {}
+        for name in _MENTION.findall(text):
+            person = _person_id(name)
+            people.setdefault(person, Actor(person, self.names.setdefault(person, name)))
+        return tuple(people.values())
 
     def _echo(self, text: str) -> None:
         self.out.print(RichText(text, style="yellow"))
@@ -96,7 +110,9 @@ class ConsoleChat:
         self._echo(self.t("console.says", name=name, conversation=conversation, text=shown))
         for file in files:
             self._echo(self.t("console.attaches", name=file.name, size=len(file.data)))
-        return await self.send(Command(**self._base(name, conversation), text=text, files=files))
+        command = Command(**self._base(name, conversation), text=_MENTION.sub("", text).strip(),
+                          files=files, mentions=self._mentioned(text))
+        return await self.send(command)
 
     async def join_channel(self, name: str, conversation: str) -> Result:
         self._echo(self.t("console.joins", name=name, conversation=conversation))

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.batching import Batcher
 from adapters.slack import parse
 from adapters.slack.render import form_errors
-from bot.events import Actor, Event
+from bot.events import Actor, Command, Event
 from bot.service import Result, WorkshopService
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,9 @@ def build_slack_app(service: WorkshopService, token: str, signing_secret: str, a
         return result
 
     @app.command("/ambition")
-    async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        await handle(parse.command(body))
+        await handle(parse.command(body, bot_user=context.bot_user_id))
 
     @app.action(ANY)
     async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -71,8 +71,8 @@ def build_slack_app(service: WorkshopService, token: str, signing_secret: str, a
             await ack()
 
     @app.event("app_mention")
-    async def on_mention(body: dict[str, Any]) -> None:
-        await handle(parse.mention(body))
+    async def on_mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await handle(parse.mention(body, bot_user=context.bot_user_id))
 
     @app.event("member_joined_channel")
     async def on_joined(body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -98,19 +98,26 @@ class Names:
         self._known: dict[str, str] = {}
 
     async def named(self, event: Event) -> Event:
-        user = parse.unqualified(event.actor.id)
+        if not isinstance(event, Command):
+            return replace(event, actor=await self._named(event.actor))
+        # Asked side by side: however many are mentioned, it takes ASK_SECONDS at most.
+        actor, *mentions = await asyncio.gather(*map(self._named, (event.actor, *event.mentions)))
+        return replace(event, actor=actor, mentions=tuple(mentions))
+
+    async def _named(self, actor: Actor) -> Actor:
+        user = parse.unqualified(actor.id)
         name = self._known.get(user)
         if name is None:
             try:
                 answer = await asyncio.wait_for(self.client.users_info(user=user), self.ASK_SECONDS)
             except (SlackApiError, SlackClientError, OSError, TimeoutError):
-                return event  # asked again next time
+                return actor  # asked again next time
             person = answer.get("user") or {}
             profile = person.get("profile") or {}
             name = str(profile.get("display_name") or profile.get("real_name")
-                       or person.get("real_name") or event.actor.name)
+                       or person.get("real_name") or actor.name)
             self._known[user] = name
-        return replace(event, actor=Actor(event.actor.id, name))
+        return Actor(actor.id, name)
 
 
 def slack_route(app: AsyncApp) -> Callable[[web.Request], Any]:

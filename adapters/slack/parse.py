@@ -17,7 +17,7 @@ from adapters.slack.render import form_values, parse_button
 from bot.events import Action, Actor, Command, FormSubmitted, MemberJoined
 
 PREFIX = "slack:"
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")  # <@U123> or <@U123|hans>
 
 
 def conversation(channel: str) -> str:
@@ -40,12 +40,36 @@ def _team(body: Mapping[str, Any]) -> str:
     return str(team.get("id", "")) if isinstance(team, Mapping) else str(body.get("team_id", ""))
 
 
-def command(body: Mapping[str, Any]) -> Command:
-    """`/ambition next`: Slack never retries a slash command, and each has its own trigger."""
+def _authorized(body: Mapping[str, Any]) -> str:
+    """The user an event was delivered for: in a channel, the bot."""
+    authorizations = body.get("authorizations") or [{}]
+    return str(authorizations[0].get("user_id", ""))
+
+
+def _plain(text: str) -> str:
+    """The command without its mentions, and with the `&`, `<` and `>` Slack escapes as typed."""
+    text = _MENTION.sub("", text).strip()
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _mentioned(text: str, bot: str) -> tuple[Actor, ...]:
+    """Everyone `text` @mentions but the bot, once each, in order."""
+    people: dict[str, Actor] = {}
+    for user, name in _MENTION.findall(text):
+        if user != bot:
+            people.setdefault(user, _actor(user, name))
+    return tuple(people.values())
+
+
+def command(body: Mapping[str, Any], bot_user: str | None = None) -> Command:
+    """`/ambition next`: Slack never retries a slash command, and each has its own trigger.
+    The manifest has Slack escape the text, so that `@Hans` arrives as `<@U123|hans>`."""
+    text = str(body.get("text", ""))
     return Command(event_id=f"slack-command:{body['trigger_id']}", org=_team(body),
                    conversation=conversation(str(body["channel_id"])),
                    actor=_actor(str(body["user_id"]), str(body.get("user_name", ""))),
-                   trigger=str(body["trigger_id"]), text=str(body.get("text", "")))
+                   trigger=str(body["trigger_id"]), text=_plain(text),
+                   mentions=_mentioned(text, bot_user or ""))
 
 
 def action(body: Mapping[str, Any]) -> Action:
@@ -72,13 +96,15 @@ def submission(body: Mapping[str, Any]) -> FormSubmitted:
                          form=str(view.get("callback_id", "")), args=args, values=values)
 
 
-def mention(body: Mapping[str, Any]) -> Command:
-    """`@Ambition next` in a channel: the mention itself is not part of the command."""
+def mention(body: Mapping[str, Any], bot_user: str | None = None) -> Command:
+    """`@Ambition next` in a channel: the mentions are not part of the command, and everyone
+    mentioned but the bot (`bot_user`, else the user the event was delivered for) is one of its
+    `mentions`."""
     event = body["event"]
-    text = _MENTION.sub("", str(event.get("text", ""))).strip()
+    text = str(event.get("text", ""))
     return Command(event_id=f"slack-event:{body['event_id']}", org=_team(body),
                    conversation=conversation(str(event["channel"])), actor=_actor(str(event["user"])),
-                   text=text)
+                   text=_plain(text), mentions=_mentioned(text, bot_user or _authorized(body)))
 
 
 def joined(body: Mapping[str, Any]) -> MemberJoined:

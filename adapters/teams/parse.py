@@ -63,7 +63,8 @@ def events(activity: Activity, is_group_thread: Callable[[str], bool]) -> list[E
     if activity.type == ActivityTypes.message:
         if isinstance(activity.value, Mapping):
             return [submitted(activity, base)]
-        return [Command(event_id=event_id(activity), text=command_text(activity), **base)]
+        return [Command(event_id=event_id(activity), text=command_text(activity),
+                        mentions=mentioned(activity), **base)]
     if activity.type == ActivityTypes.conversation_update:
         bot = activity.recipient.id if activity.recipient else ""
         added = activity.members_added or ()
@@ -107,6 +108,19 @@ def command_text(activity: Activity) -> str:
         text = text.replace(mention, " ")
     text = _MENTION.sub(lambda match: _TAGS.sub("", match.group(0)), text)
     return " ".join(html.unescape(_TAGS.sub(" ", text)).split())
+
+
+def mentioned(activity: Activity) -> tuple[Actor, ...]:
+    """Everyone the activity @mentions but the bot, once each, in the order of its entities."""
+    bot = activity.recipient.id if activity.recipient else ""
+    people: dict[str, Actor] = {}
+    for entity in activity.entities or ():
+        whom = (entity.additional_properties or {}).get("mentioned")
+        if entity.type == "mention" and isinstance(whom, Mapping) and whom.get("id"):
+            account = str(whom["id"])
+            if account != bot:
+                people.setdefault(account, Actor(PREFIX + account, str(whom.get("name") or account)))
+    return tuple(people.values())
 
 
 def _mentions_of(activity: Activity, account: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from adapters.app import open_store
 from adapters.config import Settings
 from adapters.console.chat import console_chat
 from adapters.console.repl import Repl
+from bot.events import Actor, Command
 
 
 def run(lines: list[str], tmp_path: Path) -> str:
@@ -28,8 +30,6 @@ def run(lines: list[str], tmp_path: Path) -> str:
         return line
 
     chat = console_chat(Settings(), store, console, org="console-test", plan_out=tmp_path / "plan.xlsx")
-    import asyncio
-
     try:
         asyncio.run(Repl(chat, console, ask).run())
     finally:
@@ -91,3 +91,24 @@ def test_the_bot_makes_and_binds_the_group_channels_when_asked(tmp_path: Path) -
         assert f"Kanalen #{group} er oprettet." in printed
         assert f"Denne kanal hører nu til Gruppe {group} ({area})." in printed
     assert "Fase 1 af 6: Introduktion og gruppeopdeling" in printed
+
+
+def test_a_person_mentioned_with_at_is_the_person_who_types_by_that_name(tmp_path: Path) -> None:
+    console = Console(file=io.StringIO(), width=120)
+    store = open_store(f"sqlite:///{tmp_path / 'console.sqlite3'}")
+    chat = console_chat(Settings(), store, console, org="console-test")
+    repl = Repl(chat, console, ask=lambda prompt: "")
+
+    async def typing(lines: list[str]) -> None:
+        for line in lines:
+            await repl.line(line)
+
+    try:
+        asyncio.run(typing(["as Hans", "as Mette", "fagperson @hans @lise @hans"]))
+    finally:
+        store.close()
+    command = chat.last_event
+    assert isinstance(command, Command)
+    assert command.text == "fagperson"
+    assert command.mentions == (Actor("console:hans", "Hans"), Actor("console:lise", "lise"))
+    assert command.actor == Actor("console:mette", "Mette")

@@ -18,8 +18,11 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
 from adapters.app import PlatformRouter, Runtime, Store, open_store, start_runtime
+from adapters.batching import Batcher
 from adapters.config import Settings
 from adapters.server import build_app
+from bot.events import Actor, Command, Event
+from bot.service import Result
 from bot.store.tables import MemberRow, OutboxRow, WorkshopRow
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -174,3 +177,55 @@ async def test_without_an_answer_about_the_name_the_username_will_do(
     slack_api.fail_next("users.info", status=500)
     await command(client, "ny Fjordly", user="U1")
     assert names(served[0]) == {"slack:U1": "mette"}  # and the workshop was still made
+
+
+@pytest.fixture
+def handled(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
+    """The events the endpoint hands the engine, in order (and handled as usual)."""
+    seen: list[Event] = []
+    handle = Batcher.handle
+
+    async def spy(self: Batcher, event: Event) -> Result:
+        seen.append(event)
+        return await handle(self, event)
+
+    monkeypatch.setattr(Batcher, "handle", spy)
+    return seen
+
+
+def last_command(handled: list[Event]) -> Command:
+    assert isinstance(handled[-1], Command), handled
+    return handled[-1]
+
+
+async def test_the_people_a_channel_mention_names_are_its_mentions_by_display_name(
+        client: TestClient, slack_api: FakeSlackApi, handled: list[Event]) -> None:
+    slack_api.people["U777"] = "Hans Hansen"
+    mention: dict[str, object] = {"type": "app_mention", "user": "U1", "channel": "C1", "ts": "1.2",
+                                  "text": "<@UBOT> fagperson <@U777> <@UBOT>"}
+    assert await event(client, "Ev-fagperson", mention) == 200
+    typed = last_command(handled)
+    assert typed.text == "fagperson"
+    assert typed.mentions == (Actor("slack:U777", "Hans Hansen"),)  # the bot (auth.test's UBOT) is none
+
+
+async def test_the_people_a_slash_command_names_are_its_mentions_by_display_name(
+        client: TestClient, slack_api: FakeSlackApi, handled: list[Event]) -> None:
+    slack_api.people["U777"] = "Hans Hansen"
+    assert await command(client, "fagperson <@U777|hans>") == 200
+    assert last_command(handled).mentions == (Actor("slack:U777", "Hans Hansen"),)
+
+
+async def test_without_an_answer_about_a_mentioned_persons_name_the_username_will_do(
+        client: TestClient, slack_api: FakeSlackApi, handled: list[Event]) -> None:
+    slack_api.fail_next("users.info", status=500, times=2)
+    assert await command(client, "fagperson <@U777|hans>") == 200
+    typed = last_command(handled)
+    assert (typed.actor.name, typed.mentions) == ("mette", (Actor("slack:U777", "hans"),))
+
+
+async def test_a_slash_command_slack_escaped_is_read_as_typed(
+        client: TestClient, served: tuple[Store, Runtime, Settings]) -> None:
+    await command(client, "ny Fjordly &amp; Søn &lt;Nord&gt;")  # as Slack sends it (should_escape)
+    [workshop] = workshops(served[0])
+    assert workshop.title == "Fjordly & Søn <Nord>"

@@ -89,6 +89,24 @@ def test_other_peoples_mentions_become_their_names(fake: FakeTeamsApi) -> None:
     assert command_of(activity).text == f"tovholder {JONAS.name}"
 
 
+def test_the_people_a_command_mentions_are_its_mentions_in_order_but_never_the_bot(fake: FakeTeamsApi) -> None:
+    typed = f"fagperson <at>{JONAS.name}</at> <at>{METTE.name}</at> <at>{JONAS.name}</at>"
+    activity = mentioning(mentioning(mentioning(fake.channel_message(typed), JONAS), METTE), JONAS)
+
+    command = command_of(activity)
+
+    assert command.text == f"fagperson {JONAS.name} {METTE.name} {JONAS.name}"
+    assert command.mentions == (Actor(f"teams:{JONAS.id}", JONAS.name), Actor(f"teams:{METTE.id}", METTE.name))
+
+
+def test_a_mention_entity_that_names_nobody_is_no_mention(fake: FakeTeamsApi) -> None:
+    activity = mentioning(fake.channel_message(f"fagperson <at>{JONAS.name}</at>"), JONAS)
+    activity["entities"] += [{"type": "mention", "text": "<at>?</at>", "mentioned": "29:1nobody"},
+                             {"type": "mention", "text": "<at>?</at>", "mentioned": {"name": "Nobody"}}]
+
+    assert command_of(activity).mentions == (Actor(f"teams:{JONAS.id}", JONAS.name),)
+
+
 @pytest.mark.parametrize(("typed", "meant"), [
     ("ny Fjordly &amp; Søn", "ny Fjordly & Søn"),
     ("ny &lt;Ærø&gt; &quot;Nord&quot;", 'ny <Ærø> "Nord"'),
