@@ -23,6 +23,7 @@ from bot.flow import (
     phases,
     plenum,
     setup,
+    specialists,
     wrapup,
 )
 from bot.flow.turn import Context, FormInvalid, Outcome, Refusal, Turn
@@ -49,6 +50,7 @@ COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "close": followup.close,
     "mine": followup.my_goals,
     "reminders": followup.open_settings,
+    "specialist": specialists.name,
 }
 # Commands that make sense in a conversation that is not (yet) part of the workshop (`mine`
 # answers in the person's own chat with the bot, wherever it is asked).
@@ -81,6 +83,7 @@ ACTIONS: Mapping[str, Callable[[Turn, Mapping[str, str]], None]] = {
     "followup_handover": handover.open_form,
     "followup_accept": handover.accept,
     "followup_decline": handover.decline,
+    "specialist_answer": specialists.open_answer,
 }
 
 FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]] = {
@@ -96,6 +99,8 @@ FORMS: Mapping[str, Callable[[Turn, Mapping[str, str], Mapping[str, str]], None]
     "followup": followup.save_update,
     "handover": handover.save_form,
     "reminders": followup.save_settings,
+    "specialist": specialists.save_request,
+    "specialist_answer": specialists.save_answer,
 }
 
 
@@ -145,6 +150,8 @@ def _route(turn: Turn, event: Event) -> None:
                 phases.timer_fired(turn, event.args, event.late)
             elif turn.has_workshop and followup.is_followup_timer(turn.ws.id, event.timer):
                 followup.timer_fired(turn, event.args)
+            elif turn.has_workshop and specialists.is_specialist_timer(turn.ws.id, event.timer):
+                specialists.timer_fired(turn, event.args)
         case MemberJoined():
             if turn.has_workshop:
                 grouping.member_joined(turn)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bot import engine
 from bot.domain.model import Phase, Workshop
-from bot.effects import Effect, OpenForm, Post, PostPrivate, Schedule, Update
+from bot.effects import Direct, Effect, OpenForm, Post, PostPrivate, Schedule, Update
 from bot.events import Action, Actor, Command, Event, FormSubmitted, MemberJoined, timer_fired
 from bot.flow.turn import Context, Outcome
 from bot.ui import Button, Buttons, Fields, Message, Progress, Text
@@ -79,8 +79,9 @@ class Room:
         return {"event_id": f"e{next(self._ids)}", "org": self.org, "conversation": conversation,
                 "actor": actor(name)}
 
-    def say(self, name: str, conversation: str, text: str) -> Outcome:
-        return self.send(Command(**self._base(name, conversation), text=text))
+    def say(self, name: str, conversation: str, text: str, mentions: Iterable[str] = ()) -> Outcome:
+        return self.send(Command(**self._base(name, conversation), text=text,
+                                 mentions=tuple(actor(m) for m in mentions)))
 
     def joined(self, name: str, conversation: str) -> Outcome:
         return self.send(MemberJoined(**self._base(name, conversation)))
@@ -88,8 +89,8 @@ class Room:
     def button(self, name: str, conversation: str, action: str, **args: str) -> Button:
         """The newest button for `action` that `name` can see in `conversation`."""
         for effect in reversed(self.effects):
-            if isinstance(effect, (Post, Update, PostPrivate)) and effect.conversation == conversation:
-                if isinstance(effect, PostPrivate) and effect.user != actor(name).id:
+            if isinstance(effect, (Post, Update, PostPrivate, Direct)) and effect.conversation == conversation:
+                if isinstance(effect, (PostPrivate, Direct)) and effect.user != actor(name).id:
                     continue
                 for block in effect.message.blocks:
                     if isinstance(block, Buttons):
@@ -168,12 +169,20 @@ class Room:
 
     def to_intro(self, break_minutes: int = 10) -> None:
         self.set_up(break_minutes=break_minutes)
+        self.start()
+
+    def start(self) -> None:
+        """From a workshop set up: phase 1, and everyone says which area interests them."""
         self.press(FACILITATOR, "plenum", "start")
         for name, area in PEOPLE.items():
             self.press(name, "plenum", "interest", area=area)
 
     def to_ambitions(self, split_e: bool = False, break_minutes: int = 10) -> None:
         self.to_intro(break_minutes)
+        self.group_work(split_e)
+
+    def group_work(self, split_e: bool = False) -> None:
+        """From phase 1: the groups as proposed, then phase 2 begins."""
         self.press(FACILITATOR, "plenum", "propose_split")
         if split_e:
             self.say(FACILITATOR, "plenum", "split E")

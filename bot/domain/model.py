@@ -198,6 +198,27 @@ class FollowUp(Record):
         return self.id
 
 
+@dataclass(frozen=True, kw_only=True)
+class SpecialistInput(Record):
+    """A specialist (fagperson) who will not be at the workshop, asked before it for their
+    input on one målepunkt. The answers are empty until they give it."""
+
+    id: str
+    measure_id: str
+    user_id: str
+    name: str
+    deadline: date
+    reminded: bool = False
+    situation: str = ""  # where things stand today
+    realistic: str = ""  # what they think can be reached
+    pitfalls: str = ""
+    answered_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+
 @dataclass(frozen=True)
 class PhaseRun:
     phase: Phase
@@ -240,6 +261,7 @@ class Workshop(Record):
     comments: Mapping[str, Comment] = field(default_factory=dict)
     goals: Mapping[str, SmartGoal] = field(default_factory=dict)
     followups: Mapping[str, FollowUp] = field(default_factory=dict)
+    specialists: Mapping[str, SpecialistInput] = field(default_factory=dict)
 
 
 # Which collection of the aggregate holds each kind of record.
@@ -253,4 +275,5 @@ COLLECTIONS: Mapping[type[Record], str] = {
     Comment: "comments",
     SmartGoal: "goals",
     FollowUp: "followups",
+    SpecialistInput: "specialists",
 }

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from bot.domain.groups import conversation_of, measures_of, plenum_of, working_groups
 from bot.domain.model import Ambition, AmbitionStatus, Level, Phase, Vote
-from bot.flow import views
+from bot.flow import specialists, views
 from bot.flow.access import measure_in, require_member_of, require_unchanged
 from bot.flow.inputs import FormReader
 from bot.flow.turn import Refusal, Turn
@@ -22,6 +22,7 @@ def open_ambitions(turn: Turn) -> None:
         for measure in measures_of(turn.ws, group.code):
             if conversation:
                 turn.post(conversation, views.vote_card(turn, measure), key=f"vote:{measure.id}")
+                specialists.show_to_group(turn, measure, specialists.answered(turn.ws, measure.id))
 
 
 def vote(turn: Turn, args: Mapping[str, str]) -> None:

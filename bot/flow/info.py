@@ -45,8 +45,12 @@ def _time(turn: Turn) -> str:
 def _progress(turn: Turn) -> list[Block]:
     ws, t = turn.ws, turn.t
     if ws.phase in (Phase.SETUP, Phase.INTRO):
+        asked = list(ws.specialists.values())
+        answered = sum(1 for s in asked if s.answered_at)
         return [Fields(((t("status.measures"), str(len(ws.measures))),
-                        (t("status.participants"), str(len(participants(ws))))))]
+                        (t("status.participants"), str(len(participants(ws)))))
+                       + (((t("status.specialists"), t("status.specialists_answered", answered=answered,
+                                                     asked=len(asked))),) if asked else ()))]
     rows: list[Block] = []
     for group in working_groups(ws):
         measures = measures_of(ws, group.code)

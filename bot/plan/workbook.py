@@ -60,6 +60,10 @@ FOLLOWUP_COLUMNS = (
     Column("goal", 36), Column("status", 12), Column("progress", 10, "number"),
     Column("comment", 36), Column("reported_by", 18), Column("goal_id", 12),
 )
+SPECIALIST_COLUMNS = (
+    Column("area", 14), Column("measure", 24), Column("specialist", 18), Column("situation", 34),
+    Column("realistic", 34), Column("pitfalls", 34), Column("answered", 15, "datetime"),
+)
 AGENDA_COLUMNS = (
     Column("phase", 46), Column("planned_minutes", 13, "integer"),
     Column("planned_start", 16, "datetime"), Column("started", 16, "datetime"),
@@ -79,6 +83,8 @@ def build_workbook(ws: Workshop, t: Translator, now: datetime) -> bytes:
     _plan_sheet(book.active, ws, t, formats)
     _ambitions_sheet(book.create_sheet(), ws, t, formats)
     _followup_sheet(book.create_sheet(), ws, t, formats)
+    if ws.specialists:
+        _specialists_sheet(book.create_sheet(), ws, t, formats)
     _workshop_sheet(book.create_sheet(), ws, t, formats)
     book.properties.title = t("excel.document_title", title=ws.title)
     book.properties.creator = book.properties.lastModifiedBy = ws.title
@@ -215,6 +221,15 @@ def _followup_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Form
                      t(f"goal_status.{entry.status}"), entry.progress, entry.comment,
                      _reporter(ws, t, entry.updated_by), entry.goal_id])
     _table(sheet, ws, t, t("excel.sheet.followup"), FOLLOWUP_COLUMNS, rows, formats)
+
+
+def _specialists_sheet(sheet: Worksheet, ws: Workshop, t: Translator, formats: Formats) -> None:
+    """What the specialists who could not come said before the workshop (empty: not yet)."""
+    asked = sorted((s for s in ws.specialists.values() if s.measure_id in ws.measures),
+                   key=lambda s: (_measure_order(ws.measures[s.measure_id]), s.name))
+    rows = ([_area(t, ws.measures[s.measure_id]), ws.measures[s.measure_id].name, s.name,
+             s.situation, s.realistic, s.pitfalls, s.answered_at] for s in asked)
+    _table(sheet, ws, t, t("excel.sheet.specialists"), SPECIALIST_COLUMNS, rows, formats)
 
 
 def _reporter(ws: Workshop, t: Translator, who: str) -> str:

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from bot.codec import to_plain
 from bot.domain.model import (Ambition, Comment, Conversation, FollowUp, Group, Measure, Member,
-                              Phase, Record, SmartGoal, Vote, Workshop)
+                              Phase, Record, SmartGoal, SpecialistInput, Vote, Workshop)
 from bot.ports import ConcurrencyConflict
 from bot.store.tables import (AmbitionRow, ChangeRow, CommentRow, ConversationRow, FollowUpRow,
-                              GroupRow, MeasureRow, MemberRow, RecordRow, SmartGoalRow, VoteRow,
-                              WorkshopRow)
+                              GroupRow, MeasureRow, MemberRow, RecordRow, SmartGoalRow,
+                              SpecialistInputRow, VoteRow, WorkshopRow)
 
 # collection on the aggregate, record type, table, the fields that make up its key
 Spec = tuple[str, type[Record], type[RecordRow], tuple[str, ...]]
@@ -32,6 +32,7 @@ SPECS: tuple[Spec, ...] = (
     ("comments", Comment, CommentRow, ("id",)),
     ("goals", SmartGoal, SmartGoalRow, ("id",)),
     ("followups", FollowUp, FollowUpRow, ("id",)),
+    ("specialists", SpecialistInput, SpecialistInputRow, ("id",)),
 )
 ROOT_FIELDS = tuple(f.name for f in fields(Workshop) if f.name not in {s[0] for s in SPECS})
 

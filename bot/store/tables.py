@@ -217,6 +217,20 @@ class FollowUpRow(RecordRow):
     comment: Mapped[str] = mapped_column(SqlText)
 
 
+class SpecialistInputRow(RecordRow):
+    __tablename__ = "specialist_inputs"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    measure_id: Mapped[str] = mapped_column(ID)
+    user_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    deadline: Mapped[date] = mapped_column(Date)
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    situation: Mapped[str] = mapped_column(SqlText)
+    realistic: Mapped[str] = mapped_column(SqlText)
+    pitfalls: Mapped[str] = mapped_column(SqlText)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 class ChangeRow(Base):
     """The history: every saved version of every record, with who and when."""
 

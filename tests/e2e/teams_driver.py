@@ -34,7 +34,7 @@ import re
 import socket
 import string
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -351,10 +351,18 @@ class TeamsWorkshop:
 
     # -- what people do -------------------------------------------------------------------
 
-    async def say(self, name: str, channel: str, text: str, *, settle: bool = True) -> Json:
-        """`@Ambition <text>` written by `name` as a new post in `channel`."""
-        activity = self.fake.channel_message(text, person=self._person(name), channel=channel)
+    async def say(self, name: str, channel: str, text: str, *, mentions: Sequence[str] = (),
+                  settle: bool = True) -> Json:
+        """`@Ambition <text>` written by `name` as a new post in `channel`, with each of
+        `mentions` @mentioned after it. A form card it makes the bot post is `name`'s to fill."""
+        tagged = " ".join([text, *(f"<at>{other}</at>" for other in mentions)])
+        activity = self.fake.channel_message(tagged, person=self._person(name), channel=channel)
+        activity["entities"] += [{"type": "mention", "text": f"<at>{other}</at>",
+                                  "mentioned": {"id": self._person(other).id, "name": other}}
+                                 for other in mentions]
+        marker = self._tick()
         await self.send(activity, settle=settle)
+        self._note_forms(name, marker)
         return activity
 
     async def say_in_thread(self, name: str, conversation_id: str, text: str, *,

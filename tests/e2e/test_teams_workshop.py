@@ -492,6 +492,29 @@ async def test_markup_a_participant_types_is_shown_literally_and_mentions_nobody
         assert never_mentions(teams)
 
 
+async def test_a_specialist_named_by_mention_answers_in_their_own_chat_and_the_group_sees_it(
+        tmp_path: Path) -> None:
+    """Before the workshop: `@Ambition fagperson @Grete` in the plenum; Grete, who is not in
+    the workshop, answers in her one-to-one chat with the bot, and group E reads her input
+    when the group work starts."""
+    async with TeamsWorkshop(tmp_path) as teams:
+        await play(teams, SHORT, until="intro")
+        await teams.say(F, PLENUM, "fagperson", mentions=["Grete"])
+        assert (await teams.fill(F, {"measures": ["E-energi"]})).submits() == []
+        [request] = teams.dms("Grete")
+        assert "Dit input til ambitionsworkshoppen" in request and "Giv dit input" in request
+
+        await teams.press("Grete", DM, "specialist_answer")
+        assert (await teams.fill("Grete", {"situation": "Energimærker for 40 % af boligerne"})).submits() == []
+        assert "Tak for dit input" in teams.dms("Grete")[0]  # the request card says so, in place
+
+        await play(teams, SHORT, until="ambitions_plenum", new=False)
+        shown = [m.texts for m in teams.messages(CHANNEL["E"]) if "Input fra fagperson Grete" in m.texts]
+        assert len(shown) == 1 and "Energimærker for 40 % af boligerne" in shown[0]
+        assert not [m for m in teams.messages(CHANNEL["S"]) if "Input fra fagperson" in m.texts]
+        assert teams.store.outbox.backlog() == 0 and teams.set_aside() == []
+
+
 # --- bugs these tests found, not fixed yet -------------------------------------------------
 
 

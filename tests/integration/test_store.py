@@ -69,9 +69,18 @@ def state(room: Room) -> Workshop:
 
 def realistic_room() -> Room:
     """A workshop in SMART_GOALS with votes, ambitions, a plenum comment, a supported goal,
-    a phase log with a still-running phase, and time moving on between the steps."""
+    a phase log with a still-running phase, a specialist's input given before the workshop
+    and one still owed, and time moving on between the steps."""
     room = Room()
-    room.to_ambitions()
+    room.set_up()
+    room.say(FACILITATOR, "plenum", "specialist", mentions=["Hans"])
+    room.fill(FACILITATOR, {"measures": "E-energi,G-indkoeb"})
+    room.now += timedelta(hours=2)
+    asked = next(s for s in state(room).specialists.values() if s.measure_id == "E-energi")
+    room.act("Hans", "dm", "specialist_answer", request=asked.id)
+    room.fill("Hans", {"situation": "Energimærker for 40 %", "pitfalls": "Beboerhøring"})
+    room.start()
+    room.group_work()
     room.now += timedelta(minutes=4)
     for name, conversation, measure, level in (("Hanne", "S", "S-tilfredshed", "ambitious"),
                                                ("Ib", "S", "S-tilfredshed", "medium"),
@@ -235,6 +244,9 @@ def test_a_saved_workshop_loads_back_equal_field_by_field(store: Store) -> None:
     [goal] = loaded.goals.values()
     assert goal.supporters == (actor("Birgitte").id,) and goal.deadline == date(2028, 12, 31)
     assert dict(loaded.durations) == dict(saved.durations)
+    answered, owed = sorted(loaded.specialists.values(), key=lambda s: s.answered_at is None)
+    assert (answered.situation, answered.pitfalls, owed.answered_at) == ("Energimærker for 40 %", "Beboerhøring", None)
+    assert isinstance(owed.deadline, date) and answered.user_id == actor("Hans").id
 
 
 def test_an_unknown_workshop_loads_as_none(store: Store) -> None:
