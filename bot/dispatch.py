@@ -95,17 +95,27 @@ class Dispatcher:
         return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     async def _lane(self, items: list[Pending]) -> tuple[int, int]:
+        """Each effect is sent once the one before it is answered; its mark is written while
+        the next is sent (so the marks of a busy lane go in groups), except that an Update
+        waits for the marks before it: the message it edits may be one posted just now, whose
+        ref its mark stores."""
         delivered = progressed = 0
-        for item in items:
-            progressed += 1
-            try:
-                ref = await self._send(item)
-            except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
-                if self._failed(item, error):
-                    break  # the rest of the lane waits, to keep its order
-                continue
-            await self._marks.delivered(item, ref)
-            delivered += 1
+        marking: list[asyncio.Future[None]] = []
+        try:
+            for item in items:
+                progressed += 1
+                if marking and isinstance(item.effect, Update):
+                    await _settled(marking)
+                try:
+                    ref = await self._send(item)
+                except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
+                    if self._failed(item, error):
+                        break  # the rest of the lane waits, to keep its order
+                    continue
+                marking.append(asyncio.ensure_future(self._marks.delivered(item, ref)))
+                delivered += 1
+        finally:
+            await _settled(marking)
         return delivered, progressed
 
     async def _send(self, item: Pending) -> str | None:
@@ -139,12 +149,19 @@ class Dispatcher:
         return True
 
 
+async def _settled(marking: list[asyncio.Future[None]]) -> None:
+    """Wait for these marks to be written (raising if one could not be), and forget them."""
+    waiting = list(marking)
+    marking.clear()
+    await asyncio.gather(*waiting)
+
+
 class _Marks:
-    """Marks delivered effects as such, in group commits: lanes that finish while one commit
+    """Marks delivered effects as such, in group commits: effects delivered while one commit
     is under way are marked together in the next, on a thread of its own, so the lanes go on
-    sending while it waits for the database. Nothing waits on purpose to fill a group: a lane
-    goes on only once its mark is committed, as before (its next effect may edit the message
-    just posted), and the time between a platform's answer and its mark stays one commit."""
+    sending while it waits for the database. Nothing waits on purpose to fill a group: the
+    time between a platform's answer and its mark stays one commit at most. (A crash in that
+    time sends the effect again; a lane may have sent one or two more in it than before.)"""
 
     def __init__(self, outbox: Outbox, clock: Clock) -> None:
         self.outbox = outbox

@@ -154,6 +154,10 @@ def post(conversation: str, text: str, key: str = "") -> Post:
     return Post(conversation, Message((Text(text),), summary=text), key)
 
 
+def private(conversation: str, user: str, text: str) -> PostPrivate:
+    return PostPrivate(conversation, user, Message((Text(text),), summary=text))
+
+
 def texts(effects: Iterable[Effect]) -> list[str]:
     """The summaries of the messages among `effects` (each test message says one word)."""
     return [e.message.summary for e in effects if isinstance(e, (Post, Update, PostPrivate))]
@@ -363,6 +367,20 @@ async def test_effects_delivered_together_are_recorded_together() -> None:
 
     assert await r.dispatcher.drain() == 12
 
+    assert r.outbox.pending(20) == []
+    assert sum(groups) == 12 and len(groups) < 12
+
+
+async def test_the_marks_of_one_busy_conversation_are_recorded_together_too() -> None:
+    r = rig()
+    groups: list[int] = []
+    record = r.outbox.delivered
+    r.outbox.delivered = lambda done, now: (groups.append(len(done)), record(done, now))  # type: ignore[method-assign]
+    r.outbox.add(*(private("plenum", f"person-{n}", str(n)) for n in range(12)))
+
+    assert await r.dispatcher.drain() == 12
+
+    assert texts(r.deliverer.effects) == [str(n) for n in range(12)]  # in order
     assert r.outbox.pending(20) == []
     assert sum(groups) == 12 and len(groups) < 12
 
