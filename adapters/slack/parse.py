@@ -17,7 +17,7 @@ from adapters.slack.render import form_values, parse_button
 from bot.events import Action, Actor, Command, FormSubmitted, MemberJoined
 
 PREFIX = "slack:"
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")  # <@U123> or <@U123|hans>
+_MENTION = re.compile(r"<@([^|>]+)(?:\|([^>]*))?>")  # <@U123> or <@U123|hans>
 
 
 def conversation(channel: str) -> str:

@@ -448,6 +448,30 @@ def delivered(slack: SlackWorkshop) -> Mapping[str, list[tuple[str, str]]]:
     return got
 
 
+async def test_a_specialist_named_by_mention_answers_in_their_direct_messages_and_the_group_sees_it(
+        tmp_path: Path) -> None:
+    """Before the workshop: `/ambition fagperson @Grete` (Slack sends the mention escaped);
+    Grete, who is in no channel of the workshop, answers in her direct messages with the app,
+    and group E reads her input when the group work starts."""
+    grete = user_id("Grete")
+
+    async def before(step: str) -> None:
+        if step != "intro":
+            return
+        await slack.command(F, PLENUM, f"fagperson <@{grete}|grete>")
+        assert await slack.fill(F, {"measures": ["E-energi"]}) == {}
+        assert "Dit input til ambitionsworkshoppen" in slack.texts(grete)
+        await slack.press("Grete", grete, "specialist_answer")
+        assert await slack.fill("Grete", {"situation": "Energimærker for 40 % af boligerne"}) == {}
+        assert "Tak for dit input" in slack.texts(grete)
+
+    async with SlackWorkshop(tmp_path) as slack:
+        await play(slack, SHORT, before, until="ambitions_plenum")
+        group_e, group_s = ("\n".join(m.texts for m in slack.messages(CHANNEL[code])) for code in "ES")
+        assert "Input fra fagperson" in group_e and "Energimærker for 40 % af boligerne" in group_e
+        assert "Input fra fagperson" not in group_s
+
+
 async def test_follow_up_runs_in_the_owners_direct_messages(tmp_path: Path) -> None:
     """After the workshop: each owner's goals in their direct messages with the app, a
     reminder there, answered on the card, and a goal handed over to someone who says yes in
