@@ -45,7 +45,7 @@ def _time(turn: Turn) -> str:
 def _progress(turn: Turn) -> list[Block]:
     ws, t = turn.ws, turn.t
     if ws.phase in (Phase.SETUP, Phase.INTRO):
-        asked = list(ws.specialists.values())
+        asked = [s for s in ws.specialists.values() if s.measure_id in ws.measures]
         answered = sum(1 for s in asked if s.answered_at)
         return [Fields(((t("status.measures"), str(len(ws.measures))),
                         (t("status.participants"), str(len(participants(ws)))))

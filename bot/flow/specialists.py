@@ -27,6 +27,7 @@ from bot.flow.turn import Refusal, Turn
 from bot.ui import Buttons, FieldKind, Fields, Form, FormField, Heading, Message, Note, Text
 
 MAX_ANSWER = 1500
+MAX_NAME = 200
 FIELDS = ("situation", "realistic", "pitfalls")  # what a specialist is asked, in that order
 # Asked before the groups have made up their minds: once the plenum has the ambitions, it is late.
 OPEN_PHASES = (Phase.SETUP, Phase.INTRO, Phase.AMBITIONS)
@@ -88,7 +89,7 @@ def default_deadline(ws: Workshop, today: date) -> date:
 def save_request(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -> None:
     turn.require_facilitator("specialist")
     turn.require_phase(*OPEN_PHASES)
-    user, person = args.get("user", ""), args.get("name", "")
+    user, person = args.get("user", ""), args.get("name", "")[:MAX_NAME]
     if not user:
         raise Refusal("refuse.unknown_item")
     form = FormReader(turn.t, values)
@@ -216,7 +217,8 @@ def reminder_time(ws: Workshop, request: SpecialistInput) -> datetime:
 
 def timer_fired(turn: Turn, args: Mapping[str, str]) -> None:
     request = turn.ws.specialists.get(args.get("request", ""))
-    if request is None or request.answered_at or request.reminded or turn.ws.phase not in OPEN_PHASES:
+    if (request is None or request.answered_at or request.reminded or turn.ws.phase not in OPEN_PHASES
+            or request.measure_id not in turn.ws.measures):  # taken out of the workshop since
         return
     request = turn.save(replace(request, reminded=True))
     turn.direct(plenum_of(turn.ws), request.user_id, request_card(

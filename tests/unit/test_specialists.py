@@ -151,3 +151,16 @@ def test_the_plan_has_the_specialists_input() -> None:
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
     assert [(r[1], r[2], r[3]) for r in rows] == [(room.ws.measures["E-energi"].name, "Hans", SITUATION),
                                                   (room.ws.measures["S-tilfredshed"].name, "Hans", None)]
+
+
+def test_no_reminder_for_a_målepunkt_taken_out_of_the_workshop_since() -> None:
+    room = asked("E-energi")
+    [schedule] = [e for e in room.effects if isinstance(e, Schedule) and ":specialist:" in e.timer]
+    room.press(FACILITATOR, "plenum", "setup_measures")
+    room.fill(FACILITATOR, {"measures": "E-co2,S-tilfredshed,G-indkoeb"})
+
+    room.now = schedule.at
+    room.send(timer_fired(schedule.timer, dict(schedule.args)))
+
+    assert not [t for t in directs_to(room.effects, "Hans") if "Påmindelse" in t]
+
