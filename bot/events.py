@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,32 @@ def timer_fired(timer: str, args: Mapping[str, str], late: bool = False) -> Time
         event_id=f"timer:{timer}:{tail}", org="", conversation="", actor=SYSTEM,
         workshop_id=args.get("workshop", ""), timer=timer, args=dict(args), late=late,
     )
+
+
+E = TypeVar("E", bound=Event)
+NUL = "\x00"
+
+
+def storable(event: E) -> E:
+    """`event` without a NUL character in any of its texts. No platform means one and no
+    screen shows one, but PostgreSQL cannot store one: a name or an id with a NUL in it failed
+    the whole request, and the platform's retry of it failed the same way."""
+    cleaned: E = _without_nul(event)
+    return cleaned
+
+
+def _without_nul(value: Any) -> Any:
+    """`value` itself where it has no NUL (the usual case costs no copy)."""
+    if isinstance(value, str):
+        return value.replace(NUL, "") if NUL in value else value
+    if isinstance(value, tuple):
+        items = tuple(_without_nul(v) for v in value)
+        return value if all(a is b for a, b in zip(items, value)) else items
+    if isinstance(value, Mapping):
+        pairs = {_without_nul(k): _without_nul(v) for k, v in value.items()}
+        return value if all(k in value and value[k] is v for k, v in pairs.items()) else pairs
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = {f.name: new for f in fields(value) if f.init
+                   if (new := _without_nul(getattr(value, f.name))) is not getattr(value, f.name)}
+        return replace(value, **changed) if changed else value
+    return value

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot import engine
 from bot.domain.model import Workshop
-from bot.events import Command, Event
+from bot.events import Command, Event, storable
 from bot.flow.turn import Context
 from bot.ports import Clock, ConcurrencyConflict, UnitOfWork
 
@@ -44,6 +44,7 @@ class WorkshopService:
         are those of handling the events one after the other: where an event turns out to be
         for another workshop than the one in hand, that one is committed and the rest follow
         in a transaction of their own."""
+        events = [storable(e) for e in events]
         results: list[Result] = []
         while len(results) < len(events):
             results += self._handle_run(events[len(results):])
