@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
@@ -87,10 +88,41 @@ class SqlOutbox:
             row = session.get(PostedMessageRow, {"workshop_id": workshop_id, "key": key})
             return row.ref if row else None
 
+    def state(self, now: datetime) -> OutboxState:
+        """What an operator asks when messages seem slow: how many wait, how many are being
+        retried and until when, how many were given up on, and the newest error."""
+        open_ = (OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None))
+        with self._sessions() as session:
+            waiting, retrying, oldest, next_try = session.execute(select(
+                func.count(), func.count().filter(OutboxRow.attempts > 0), func.min(OutboxRow.created_at),
+                func.min(OutboxRow.next_attempt_at).filter(OutboxRow.attempts > 0)).where(*open_)).one()
+            set_aside = session.scalar(select(func.count()).where(OutboxRow.failed_at.is_not(None))) or 0
+            error = session.scalar(select(OutboxRow.last_error).where(OutboxRow.last_error != "",
+                                                                      OutboxRow.delivered_at.is_(None))
+                                   .order_by(OutboxRow.id.desc()).limit(1))
+        return OutboxState(waiting, retrying, set_aside,
+                           (now - _utc(oldest)).total_seconds() if oldest else 0.0,
+                           _utc(next_try) if next_try else None, error or "")
+
     def backlog(self) -> int:
         with self._sessions() as session:
             return session.scalar(select(func.count()).select_from(OutboxRow).where(
                 OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None))) or 0
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    waiting: int  # not delivered yet (being retried or not)
+    retrying: int  # of those, tried and failed at least once
+    set_aside: int  # given up on: a permanent refusal, or too many attempts
+    oldest_seconds: float  # how long the oldest waiting one has waited
+    next_retry_at: datetime | None
+    last_error: str  # of the newest item not delivered
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aggregates bypass the column type: SQLite hands back a naive UTC time."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str,
