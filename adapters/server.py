@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from adapters.app import Runtime, Store, plan_files
 from adapters.config import Settings
 from bot.clock import SystemClock
+from bot.store.outbox import OutboxState
 
 if TYPE_CHECKING:
     from adapters.teams.auth import Endpoints
@@ -39,18 +41,23 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     store = request.app[STORE]
 
-    def check() -> int:
+    def check() -> OutboxState:
         with store.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        return store.outbox.backlog()
+        return store.outbox.state(datetime.now(UTC))
 
     try:
-        backlog = await asyncio.to_thread(check)
+        outbox = await asyncio.to_thread(check)
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         log.warning("readiness check failed: %s", type(error).__name__)
         return web.json_response({"status": "unavailable", "database": type(error).__name__},
                                  status=503)
-    return web.json_response({"status": "ready", "database": "ok", "outbox_backlog": backlog})
+    return web.json_response({
+        "status": "ready", "database": "ok", "outbox_backlog": outbox.waiting,
+        "outbox": {"waiting": outbox.waiting, "retrying": outbox.retrying, "set_aside": outbox.set_aside,
+                   "oldest_seconds": round(outbox.oldest_seconds, 1),
+                   "next_retry_at": outbox.next_retry_at.isoformat() if outbox.next_retry_at else None,
+                   "last_error": outbox.last_error[:300]}})
 
 
 def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
@@ -105,11 +112,11 @@ def _mount_slack(app: web.Application, settings: Settings, runtime: Runtime, soc
     )
 
     assert settings.slack_bot_token and settings.slack_signing_secret
-    slack = build_slack_app(runtime.service, settings.slack_bot_token.get_secret_value(),
-                            settings.slack_signing_secret.get_secret_value(),
+    secret = settings.slack_signing_secret.get_secret_value()
+    slack = build_slack_app(runtime.service, settings.slack_bot_token.get_secret_value(), secret,
                             settings.slack_api_url, runtime.worker.wake)
     if not socket_mode:
-        app.router.add_post("/slack/events", slack_route(slack))
+        app.router.add_post("/slack/events", slack_route(slack, secret))
         return
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 

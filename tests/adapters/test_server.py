@@ -90,6 +90,8 @@ async def test_readyz_counts_the_undelivered_effects(store: Store) -> None:
         body = await (await client.get("/readyz")).json()
 
     assert body["outbox_backlog"] == 3
+    assert body["outbox"]["waiting"] == 3 and body["outbox"]["retrying"] == 0
+    assert body["outbox"]["set_aside"] == 0 and body["outbox"]["last_error"] == ""
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(unreachable_store: Store) -> None:

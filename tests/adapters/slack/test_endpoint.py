@@ -9,56 +9,19 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from slack_sdk.signature import SignatureVerifier
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from adapters.app import PlatformRouter, Runtime, Store, open_store, start_runtime
+from adapters.app import Runtime, Store
 from adapters.batching import Batcher
 from adapters.config import Settings
-from adapters.server import build_app
 from bot.events import Actor, Command, Event
 from bot.service import Result
 from bot.store.tables import MemberRow, OutboxRow, WorkshopRow
+from tests.adapters.slack.conftest import signed
 from tests.fakes.slack_api import FakeSlackApi
-
-SECRET = "test-signing-secret"
-
-
-@pytest.fixture
-def slack_api() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def served(tmp_path: Path, slack_api: FakeSlackApi) -> Iterator[tuple[Store, Runtime, Settings]]:
-    config = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'slack.sqlite3'}",
-                      slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
-                      slack_api_url=slack_api.url)
-    store = open_store(config.database_url)
-    runtime = start_runtime(store, config, False, PlatformRouter({}))
-    yield store, runtime, config
-    runtime.stop()
-    store.close()
-
-
-@pytest.fixture
-async def client(served: tuple[Store, Runtime, Settings]) -> AsyncIterator[TestClient]:
-    store, runtime, config = served
-    async with TestClient(TestServer(build_app(store, config, runtime), host="127.0.0.1")) as test_client:
-        yield test_client
-
-
-def signed(body: str, content_type: str, secret: str = SECRET, age: int = 0) -> dict[str, str]:
-    stamp = str(int(time.time()) - age)
-    return {"X-Slack-Request-Timestamp": stamp, "Content-Type": content_type,
-            "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)}
-
 
 async def command(client: TestClient, text: str, team: str = "T1", channel: str = "C1",
                   user: str = "U1", **sign: object) -> int:
