@@ -87,12 +87,12 @@ def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime
     )
     from adapters.teams.auth import close_connections
     from adapters.teams.conversations import Conversations
-    from adapters.teams.files import plan_download
+    from adapters.teams.files import plan_download, tenant_plans
 
     log_auth(settings)
     files = plan_files(store, SystemClock())
     bot = TeamsBot(runtime.service, Conversations(store.memory), runtime.worker.wake,
-                   files.build)
+                   tenant_plans(store.sessions, files))
     adapter = cloud_adapter(settings, endpoints)
     app.router.add_post("/api/messages", teams_route(adapter, bot))
 

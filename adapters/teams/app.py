@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import requests
 from aiohttp import web
-from botbuilder.core import Bot, BotAdapter, InvokeResponse, TurnContext
+from botbuilder.core import Bot, BotAdapter, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from botbuilder.schema import Attachment as CardAttachment
 from botframework.connector.aio import ConnectorClient
+from msrest.exceptions import DeserializationError
+from msrest.serialization import Model
 
 from adapters.batching import Batcher
 from adapters.config import Settings
@@ -29,12 +33,13 @@ from adapters.teams.auth import Endpoints, bot_authentication
 from adapters.teams.conversations import Conversations, Place
 from adapters.teams.deliver import failure_of
 from adapters.teams.links import FileLinks
-from adapters.teams.render import attachment, form_card
+from adapters.teams.render import Card, attachment, form_card
 from bot.clock import SystemClock
-from bot.events import Event, FormSubmitted
+from bot.events import NUL, Event, FormSubmitted
 from bot.plan.files import Attachment as PlanAttachment
 from bot.plan.files import UnknownWorkshop
 from bot.service import Result, WorkshopService
+from bot.ui import Form
 
 log = logging.getLogger(__name__)
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
@@ -67,7 +72,8 @@ def file_links(settings: Settings) -> FileLinks | None:
 
 class TeamsBot(Bot):
     def __init__(self, service: WorkshopService, conversations: Conversations,
-                 wake: Callable[[], None], files: Callable[[str], PlanAttachment] | None = None) -> None:
+                 wake: Callable[[], None], files: Callable[[str, str], PlanAttachment] | None = None) -> None:
+        """`files(workshop id, tenant)`: the plan of that tenant's workshop (files.tenant_plans)."""
         self.batcher = Batcher(service)
         self.conversations = conversations
         self.wake = wake
@@ -78,6 +84,12 @@ class TeamsBot(Bot):
         activity = turn_context.activity
         if activity.type == ActivityTypes.invoke and activity.name == "fileConsent/invoke":
             await self._file_consent(turn_context)
+            return
+        if activity.type == ActivityTypes.invoke:
+            # One the bot offers nothing for (it makes no task modules, message extensions or
+            # Action.Execute cards): the caller's mistake. Unanswered, the SDK answers 501, a
+            # 5xx, as if the bot were failing.
+            await _answer_invoke(turn_context, 400)
             return
         if activity.type not in (ActivityTypes.message, ActivityTypes.conversation_update):
             return  # invokes, typing, reactions: nothing the workshop needs
@@ -141,7 +153,9 @@ class TeamsBot(Bot):
             return
         form = opened.form
         drawn = replace(form, args={**form.args, parse.ORIGIN: opened.conversation})
-        card = form_card(drawn, result.form_errors, event.values)
+        card = _redrawn(drawn, result.form_errors, event.values)
+        if card is None:
+            return
         if not result.form_errors:
             card = {key: value for key, value in card.items() if key != "actions"}  # saved: done
         content = attachment(card)
@@ -164,26 +178,55 @@ class TeamsBot(Bot):
         if value.get("action") == "accept" and self.files is not None:
             try:
                 await self._upload_plan(turn_context, value)
-            except (UnknownWorkshop, KeyError, TypeError, ValueError, requests.RequestException) as error:
+            except requests.RequestException as error:  # OneDrive did not take it
                 log.warning("the plan could not be put in OneDrive: %s", type(error).__name__)
                 status = 500
-        await turn_context.send_activity(Activity(type=ActivityTypes.invoke_response,
-                                                  value=InvokeResponse(status=status)))
+            except (UnknownWorkshop, KeyError, TypeError, ValueError) as error:
+                # No consent the bot asked for: no such workshop (or another tenant's), or not
+                # the shape Teams sends. The caller's mistake, not the bot's (was a 500).
+                log.warning("refused a file consent: %s", type(error).__name__)
+                status = 400
+        await _answer_invoke(turn_context, status)
 
     async def _upload_plan(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
         info = value["uploadInfo"]
         if not str(info["uploadUrl"]).startswith("https://"):
             raise ValueError("not an upload session of OneDrive")
+        # read before uploading: a session it cannot show as a file gets no plan either
+        card = CardAttachment(content_type=FILE_INFO, content_url=info["contentUrl"], name=info["name"],
+                              content={"uniqueId": info["uniqueId"], "fileType": info["fileType"]})
         assert self.files is not None
-        plan = await asyncio.to_thread(self.files, str(value["context"]["workshop"]))
+        # The workshop's id comes back from the client, so it is only taken for the sender's
+        # own tenant: another organisation naming it must not get its plan.
+        plan = await asyncio.to_thread(self.files, str(value["context"]["workshop"]),
+                                       parse.org_of(turn_context.activity))
         size = len(plan.data)
         answer = await asyncio.to_thread(
             requests.put, info["uploadUrl"], data=plan.data, timeout=30,
             headers={"Content-Length": str(size), "Content-Range": f"bytes 0-{size - 1}/{size}"})
         answer.raise_for_status()
-        card = CardAttachment(content_type=FILE_INFO, content_url=info["contentUrl"], name=info["name"],
-                              content={"uniqueId": info["uniqueId"], "fileType": info["fileType"]})
         await turn_context.send_activity(Activity(type=ActivityTypes.message, attachments=[card]))
+
+
+def _redrawn(form: Form, errors: Mapping[str, str], values: Mapping[str, str]) -> Card | None:
+    """The form card drawn again with its errors and what was typed, if that fits in a card.
+    form_card refuses a card Teams would refuse, and a value of 100 kB made it raise out of
+    the turn (a 500, and the same again on each retry of the Bot Connector). Teams' own client
+    stops at each field's maxLength, so such a value came some other way: without it, or
+    else not drawn again (the submission itself is handled either way)."""
+    for typed in (values, {}):
+        try:
+            return form_card(form, errors, typed)
+        except ValueError:
+            continue
+    log.warning("a submitted %r form card is too large to draw again", form.form)
+    return None
+
+
+async def _answer_invoke(turn_context: TurnContext, status: int) -> None:
+    """The HTTP status the invoke is answered with (the SDK sends no activity for it)."""
+    await turn_context.send_activity(Activity(type=ActivityTypes.invoke_response,
+                                              value=InvokeResponse(status=status)))
 
 
 # What a reference says about the turn it came from, not about the conversation: a delivery
@@ -226,19 +269,65 @@ async def keep_redrawing(connector: ConnectorClient, conversation_id: str, updat
 
 
 def teams_route(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Any]:
+    """POST /api/messages: what CloudAdapter.process does for a POST, but a body that is no
+    activity is a 400. Handed the request, CloudAdapter parses the JSON again and deserializes
+    it with msrest, whose DeserializationError (`"conversation": "x"`, `"entities": [1]`, a
+    timestamp that is no date) escaped as a 500; so the route reads the activity itself."""
+
     async def messages(request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected an activity as JSON"}, status=415)
         try:
-            body = await request.json()
-        except ValueError:
+            body = await request.json(loads=_loads)
+        except LookupError:  # a charset Python does not know: "application/json; charset=x" (was a 500)
+            return web.json_response({"error": "unknown charset"}, status=415)
+        except (ValueError, RecursionError):  # deep nesting ("[[[[…") is a RecursionError (was a 500)
             return web.json_response({"error": "the body is not JSON"}, status=400)
         if not isinstance(body, dict) or not body.get("type"):
             return web.json_response({"error": "not an activity"}, status=400)
-        response = await adapter.process(request, bot)
-        return response if response is not None else web.Response(status=201)
+        try:
+            activity = Activity().deserialize(body)
+        except (DeserializationError, RecursionError):
+            return web.json_response({"error": "not an activity"}, status=400)
+        try:
+            invoke = await adapter.process_activity(request.headers.get("Authorization", ""), activity,
+                                                    bot.on_turn)
+        except PermissionError:  # a missing, forged or expired token (auth.py)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if invoke is None:
+            return web.Response(status=201)
+        # The SDK answers `"deliveryMode": "expectReplies"` with a body it has serialized
+        # already, which serializer_helper took for a model (a 500, in CloudAdapter too).
+        body = serializer_helper(invoke.body) if isinstance(invoke.body, Model) else invoke.body
+        return web.json_response(body, status=invoke.status)
 
     return messages
+
+
+# A NUL or a lone surrogate can only come escaped ("\\u0000", "\\ud800"): json.loads takes
+# no raw control character in a string, and the body was read as strict UTF-8.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with every string made storable: without NULs (PostgreSQL cannot store one;
+    bot.events.storable drops them from events too, but a conversation id or a workshop id
+    reached the database before that) and each lone surrogate as U+FFFD (JSON can escape one
+    where no UTF-8 can carry it). Either failed the request with a 500. A pair json.loads has
+    joined into its character already; only a body with such an escape in it is searched."""
+    body = json.loads(text)
+    return _storable(body) if _UNSTORABLE_ESCAPE.search(text) else body
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value.replace(NUL, ""))
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 def log_auth(settings: Settings) -> None:

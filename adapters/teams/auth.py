@@ -151,6 +151,13 @@ class _Authentication(ConfigurationBotFrameworkAuthentication):
         await self._sender.close()
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        if not activity.service_url:
+            # The SDK compares a token's serviceurl claim only with a serviceUrl the activity
+            # has: without one, any token of the Bot Connector's (replayed from another
+            # activity) passed for anything, and the conversation was remembered with nowhere
+            # to answer, so that the bot's posts there failed from then on.
+            _log.warning("refused a Teams activity without a serviceUrl")
+            raise PermissionError("an activity without a serviceUrl")
         key = (auth_header, str(activity.channel_id), str(activity.service_url)) if auth_header else None
         kept = self._accepted.get(key) if key else None
         if kept is not None and kept[0] > time.time():

@@ -1,4 +1,5 @@
-"""`GET /files/<token>`: the action plan behind a signed link (see links.py), built when opened."""
+"""`GET /files/<token>`: the action plan behind a signed link (see links.py), built when opened;
+and the plan a person allowed into their OneDrive (app.py, fileConsent/invoke)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.teams.links import BadLink, ExpiredLink, FileLinks
 from bot.i18n import Translator
-from bot.plan.files import PlanFiles, UnknownWorkshop
+from bot.plan.files import Attachment, PlanFiles, UnknownWorkshop
+from bot.store.tables import WorkshopRow
 
 
 def plan_download(links: FileLinks, files: PlanFiles,
@@ -32,6 +36,20 @@ def plan_download(links: FileLinks, files: PlanFiles,
                                      "X-Content-Type-Options": "nosniff"})
 
     return download
+
+
+def tenant_plans(sessions: sessionmaker[Session], files: PlanFiles) -> Callable[[str, str], Attachment]:
+    """The plan of a workshop for its own tenant only (UnknownWorkshop for any other): a file
+    consent names its workshop in a value the client sends back, which another organisation's
+    client can fill with any workshop's id."""
+    def build(workshop_id: str, tenant: str) -> Attachment:
+        with sessions() as session:
+            org = session.scalar(select(WorkshopRow.org).where(WorkshopRow.id == workshop_id))
+        if org is None or org != tenant:
+            raise UnknownWorkshop(workshop_id)
+        return files.build(workshop_id)
+
+    return build
 
 
 def _language_of(files: PlanFiles, workshop_id: str, default: str) -> str:

@@ -17,7 +17,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 
@@ -25,9 +25,13 @@ from adapters.teams.render import FORM_SUBMIT, parse_submit
 from bot.events import Action, Actor, Command, Event, FormSubmitted, MemberJoined
 
 PREFIX = "teams:"
+T = TypeVar("T")
 ORIGIN = "teams_origin"  # a form card's own arg: the conversation whose form it is
-_MENTION = re.compile(r"<at>.*?</at>", re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
+# Neither may scan past the next "<at>" or "<": tried at each of them in a text of "<at><at>…"
+# or "<<<…" with nothing to close them, `<at>.*?</at>` and `<[^>]+>` read on to the end every
+# time, a quadratic 9 s for 100 kB of it (the server stalls meanwhile).
+_MENTION = re.compile(r"<at>(?:(?!</?at>).)*</at>", re.DOTALL)
+_TAGS = re.compile(r"<[^<>]+>")
 
 
 def org_of(activity: Activity) -> str:
@@ -46,6 +50,12 @@ def conversation_key(conversation_id: str, is_group_thread: Callable[[str], bool
     """The conversation a workshop knows: the channel, or a group's own thread."""
     full = PREFIX + conversation_id
     return full if is_group_thread(full) else PREFIX + channel_of(conversation_id)
+
+
+def present(items: list[T] | None) -> list[T]:
+    """A list field's items without the nulls JSON can hold there (`"entities": [null]`), which
+    msrest keeps as None: they named nobody, and reading them failed the request."""
+    return [item for item in items or () if item is not None]
 
 
 def actor_of(account: ChannelAccount | None) -> Actor:
@@ -67,7 +77,7 @@ def events(activity: Activity, is_group_thread: Callable[[str], bool]) -> list[E
                         mentions=mentioned(activity), **base)]
     if activity.type == ActivityTypes.conversation_update:
         bot = activity.recipient.id if activity.recipient else ""
-        added = activity.members_added or ()
+        added = present(activity.members_added)
         # The bot added to a team: whoever added it learns how to start (the help, to them).
         welcome = [Command(event_id=event_id(activity) + ":welcome", text="help", **base)
                    for member in added if member.id == bot]
@@ -114,7 +124,7 @@ def mentioned(activity: Activity) -> tuple[Actor, ...]:
     """Everyone the activity @mentions but the bot, once each, in the order of its entities."""
     bot = activity.recipient.id if activity.recipient else ""
     people: dict[str, Actor] = {}
-    for entity in activity.entities or ():
+    for entity in present(activity.entities):
         whom = (entity.additional_properties or {}).get("mentioned")
         if entity.type == "mention" and isinstance(whom, Mapping) and whom.get("id"):
             account = str(whom["id"])
@@ -126,7 +136,7 @@ def mentioned(activity: Activity) -> tuple[Actor, ...]:
 def _mentions_of(activity: Activity, account: str) -> list[str]:
     """The `<at>…</at>` texts that mention `account` (the entities say whom each one names)."""
     found = []
-    for entity in activity.entities or ():
+    for entity in present(activity.entities):
         data = entity.additional_properties or {}
         mentioned = data.get("mentioned")
         if entity.type == "mention" and isinstance(mentioned, Mapping) and mentioned.get("id") == account:
