@@ -48,12 +48,13 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str, migrate: bool = True) -> Store:
+def open_store(url: str, migrate: bool = True, owner: str | None = None) -> Store:
+    """`owner`: who this process is to the outbox's claims (see SqlOutbox); none: a new one."""
     engine = connect(url)
     if migrate:
         upgrade(engine)
     factory = sessions(engine)
-    return Store(engine, factory, SqlOutbox(factory))
+    return Store(engine, factory, SqlOutbox(factory, owner))
 
 
 def units(store: Store) -> Callable[[], SqlUnitOfWork]:

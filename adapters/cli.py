@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import uuid
 from enum import StrEnum
 from pathlib import Path
@@ -123,7 +124,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         typer.echo("Configuration error: --teams-without-auth is for local testing without "
                    "MICROSOFT_APP_ID, which is set", err=True)
         raise typer.Exit(2)
-    store = open_store(settings.database_url)
+    # The same process restarted (after a crash, a deploy) takes over its own unfinished
+    # deliveries at once, instead of waiting out the claims of its former life.
+    store = open_store(settings.database_url, owner=f"serve@{socket.gethostname()}:{port}")
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)
     router = PlatformRouter({})

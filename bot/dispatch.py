@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -19,14 +21,31 @@ MAX_ATTEMPTS = 20  # about an hour and a half of trying before an effect is set 
 
 class DeliveryError(Exception):
     """A platform refused or failed. `retry_after` is its own hint (HTTP 429 Retry-After);
-    `progress` is what the attempt did before it failed, handed to the next attempt."""
+    `progress` is what the attempt did before it failed, handed to the next attempt;
+    `in_doubt`: the platform may have acted all the same (a timeout, a dropped connection,
+    a 5xx), so the next attempt must look for what this one did before sending again."""
 
     def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False,
-                 progress: str | None = None):
+                 progress: str | None = None, in_doubt: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
         self.progress = progress
+        self.in_doubt = in_doubt
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outbox item a deliverer is sending, for the platform calls it makes: a platform
+    that can tag a message with `item` lets a doubtful retry find its earlier copy."""
+
+    item: str
+    in_doubt: bool
+
+
+# Set while an item is being delivered, so that every deliverer and the HTTP layers below
+# it can see which item it is without each signature on the way carrying it.
+ATTEMPT: ContextVar[Attempt | None] = ContextVar("ATTEMPT", default=None)
 
 
 def retry_after(headers: Mapping[str, str]) -> int | None:
@@ -102,7 +121,7 @@ class Dispatcher:
         delivered = progressed = 0
         marking: list[asyncio.Future[None]] = []
         try:
-            for item in items:
+            for index, item in enumerate(items):
                 progressed += 1
                 if marking and isinstance(item.effect, Update):
                     await _settled(marking)
@@ -110,7 +129,10 @@ class Dispatcher:
                     ref = await self._send(item)
                 except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
                     if self._failed(item, error):
-                        break  # the rest of the lane waits, to keep its order
+                        # The rest of the lane waits, to keep its order, untried: not in doubt.
+                        if rest := items[index + 1:]:
+                            self.outbox.release(rest)
+                        break
                     continue
                 marking.append(asyncio.ensure_future(self._marks.delivered(item, ref)))
                 delivered += 1
@@ -129,7 +151,11 @@ class Dispatcher:
         ref = item.progress  # what an earlier attempt did: for an Update, it starts with the ref
         if ref is None and isinstance(effect, Update):
             ref = self.outbox.ref(item.workshop_id, effect.key)
-        return await self.deliverer.deliver(effect, ref)
+        attempt = ATTEMPT.set(Attempt(str(item.id), item.in_doubt))
+        try:
+            return await self.deliverer.deliver(effect, ref)
+        finally:
+            ATTEMPT.reset(attempt)
 
     def _failed(self, item: Pending, error: Exception) -> bool:
         """Record the failure; True if the item will be retried, False if it is set aside."""
@@ -137,6 +163,8 @@ class Dispatcher:
         attempts = item.attempts + 1
         permanent = isinstance(error, DeliveryError) and error.permanent
         progress = error.progress if isinstance(error, DeliveryError) else None
+        # Unknown failures too: better to look once more than to post twice.
+        in_doubt = item.in_doubt or not isinstance(error, DeliveryError) or error.in_doubt
         if permanent or attempts >= MAX_ATTEMPTS:
             log.error("giving up on outbox item %s after %s attempts: %s", item.id, attempts, error)
             self.outbox.failed(item, repr(error), None, now, progress)
@@ -145,7 +173,7 @@ class Dispatcher:
         wait = hint if hint is not None else BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
         log.warning("outbox item %s failed (attempt %s), retrying in %ss: %s", item.id, attempts,
                     wait, error)
-        self.outbox.failed(item, repr(error), now + timedelta(seconds=wait), now, progress)
+        self.outbox.failed(item, repr(error), now + timedelta(seconds=wait), now, progress, in_doubt)
         return True
 
 

@@ -54,6 +54,7 @@ class Pending:
     attempts: int
     next_attempt_at: datetime
     progress: str | None = None  # what an earlier, failed attempt already did on the platform
+    in_doubt: bool = False  # an earlier attempt may have gone through: its outcome is unknown
 
 
 class Outbox(Protocol):
@@ -65,7 +66,13 @@ class Outbox(Protocol):
         """Mark these delivered, each with the platform's id of what it posted (or None)."""
 
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
-               progress: str | None = None) -> None: ...
+               progress: str | None = None, in_doubt: bool = False) -> None:
+        """Try again at `retry_at`, or give up for good when it is None. `in_doubt`: the
+        platform may have acted on this attempt, so the next one must look before it sends."""
+
+    def release(self, items: Sequence[Pending]) -> None:
+        """Hand back items taken but not tried (their lane stopped on a failure)."""
+
     def ref(self, workshop_id: str, key: str) -> str | None: ...
 
 

@@ -3,6 +3,10 @@
 Failures become DeliveryErrors the dispatcher understands: a 429 carries Slack's Retry-After,
 a 5xx, a timeout or a lost connection is retried, and an `ok: false` answer (a channel that is
 gone, a token that is revoked) is permanent, since repeating the call gives the same answer.
+
+A message carries its outbox item in its metadata. After a timeout, a lost connection, a 5xx
+or a crash, Slack may have posted it all the same; the retry looks in the conversation's
+history for it first, so nobody sees it twice.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.pacing import Pacer
 from adapters.slack.render import message_payloads, modal
-from bot.dispatch import DeliveryError, retry_after
+from bot.dispatch import ATTEMPT, DeliveryError, retry_after
 from bot.effects import (
     CreateConversation,
     Direct,
@@ -45,6 +49,8 @@ PASSING_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "ser
                             "request_timeout"})
 
 Payload = dict[str, Any]
+ITEM = "ambition_outbox_item"  # the metadata's event_type: "a message of this outbox item"
+HISTORY = 100  # newest messages searched for an earlier copy: it is at most seconds old
 
 
 class SlackDeliverer:
@@ -142,20 +148,57 @@ class SlackDeliverer:
     async def _post(self, channel: str, payloads: list[Payload], progress: str | None = None) -> str:
         """Post each payload in order; the ref is the first's, the one a later Update edits.
         A message split in parts that failed halfway goes on after the parts already posted."""
+        attempt = ATTEMPT.get()
         refs = progress.split() if progress else []
-        for payload in payloads[len(refs):]:
+        if attempt is not None and attempt.in_doubt:
+            refs = await self._posted_before(channel, attempt.item) or refs
+        for part, payload in enumerate(payloads[len(refs):], start=len(refs)):
             try:
-                refs.append(await self._post_one(channel, payload))
+                refs.append(await self._post_one(channel, payload, part))
             except Exception as error:
                 if refs:
                     raise Partial(" ".join(refs)) from error
                 raise
         return refs[0]
 
-    async def _post_one(self, channel: str, payload: Payload) -> str:
+    async def _post_one(self, channel: str, payload: Payload, part: int) -> str:
+        attempt = ATTEMPT.get()
+        if attempt is not None:
+            payload = {**payload, "metadata": {"event_type": ITEM,
+                                               "event_payload": {"item": attempt.item, "part": part}}}
         async with self.pacer.turn(channel):
             answer = await self.client.chat_postMessage(channel=channel, **payload)
         return f"{answer['channel']}|{answer['ts']}"
+
+    async def _posted_before(self, channel: str, item: str) -> list[str]:
+        """The refs of this item's parts that an earlier attempt posted, in order (a prefix of
+        them: they were posted in order). Where the history cannot be read (an app installed
+        before it had the history scopes), it posts again rather than leave a gap."""
+        try:
+            if not channel.startswith(("C", "G", "D")):  # a person: their DM with the app
+                opened = await self.client.conversations_open(users=channel)
+                channel = str(opened["channel"]["id"])
+            answer = await self.client.conversations_history(channel=channel, limit=HISTORY,
+                                                             include_all_metadata=True)
+        except SlackApiError as error:
+            failure = api_failure(error.response)
+            if not failure.permanent:
+                raise
+            log.warning("cannot look for an earlier copy of outbox item %s in %s (%s): posting "
+                        "again, it may show twice", item, channel, error_code(error.response))
+            return []
+        parts: dict[int, str] = {}
+        for message in answer.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == ITEM and str(payload.get("item")) == item:
+                parts[int(payload.get("part", 0))] = f"{channel}|{message['ts']}"
+        found: list[str] = []
+        while len(found) in parts:
+            found.append(parts[len(found)])
+        if found:
+            log.info("outbox item %s was posted before its answer was lost: not again", item)
+        return found
 
     async def _update(self, channel: str, ref: str | None, message: Message) -> str:
         """Edit the first message in place; the rest of one that outgrew it follows as new
@@ -229,8 +272,10 @@ def failure_of(error: BaseException | None) -> DeliveryError:
             return api_failure(error.response)
         case SlackRequestError():  # mostly: the upload host refused the file's bytes
             return DeliveryError(f"Slack request failed: {error}")
-        case TimeoutError() | aiohttp.ClientError() | OSError():
+        case aiohttp.ClientConnectorError():  # never reached Slack: nothing was done
             return DeliveryError(f"Slack did not answer: {type(error).__name__} {error}")
+        case TimeoutError() | aiohttp.ClientError() | OSError():
+            return DeliveryError(f"Slack did not answer: {type(error).__name__} {error}", in_doubt=True)
     return DeliveryError(f"delivering to Slack failed: {type(error).__name__}: {error}")
 
 
@@ -274,8 +319,10 @@ def api_failure(response: AsyncSlackResponse) -> DeliveryError:
     status = response.status_code
     code = error_code(response)
     what = f"Slack {method} failed: {code or f'HTTP {status}'}"
-    if status == 429 or status >= 500 or code in PASSING_ERRORS:
+    if status == 429 or code == "ratelimited":  # refused before anything was done
         return DeliveryError(what, retry_after=retry_after(response.headers))
+    if status >= 500 or code in PASSING_ERRORS:
+        return DeliveryError(what, retry_after=retry_after(response.headers), in_doubt=True)
     return DeliveryError(what, permanent=True)
 
 

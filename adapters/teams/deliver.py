@@ -41,7 +41,7 @@ from adapters.teams.conversations import Conversations, Place
 from adapters.teams.links import FileLinks
 from adapters.teams.parse import ORIGIN, PREFIX
 from adapters.teams.render import attachment, fallback_text, form_card, message_cards
-from bot.dispatch import DeliveryError, retry_after
+from bot.dispatch import ATTEMPT, DeliveryError, retry_after
 from bot.effects import (
     CreateConversation,
     Direct,
@@ -84,6 +84,11 @@ class TeamsDeliverer:
         await close_connections(self.adapter)
 
     async def deliver(self, effect: Effect, ref: str | None) -> str | None:
+        attempt = ATTEMPT.get()
+        if attempt is not None and attempt.in_doubt and not isinstance(effect, Update):
+            # The connector has no idempotency key and no way to list what was posted.
+            log.warning("outbox item %s may have been posted by an attempt whose answer was "
+                        "lost; Teams cannot be asked, so it is sent again", attempt.item)
         try:
             return await self._deliver(effect, ref)
         except DeliveryError:
@@ -301,12 +306,15 @@ def failure_of(error: BaseException) -> DeliveryError:
             status = int(getattr(response, "status", None) or getattr(response, "status_code", 0) or 0)
             what = f"Teams answered HTTP {status}"
             if status in RETRIED_STATUSES or status == 0:
-                return DeliveryError(what, retry_after=retry_after(getattr(response, "headers", {}) or {}))
+                return DeliveryError(what, retry_after=retry_after(getattr(response, "headers", {}) or {}),
+                                     in_doubt=status not in (412, 429))
             return DeliveryError(what, permanent=True)
         case DeserializationError():  # an HTML error page from a proxy: a 5xx in trouble
-            return DeliveryError("Teams answered with an error page")
-        case ClientRequestError() | TimeoutError() | aiohttp.ClientError() | OSError() | NoBotToken():
+            return DeliveryError("Teams answered with an error page", in_doubt=True)
+        case aiohttp.ClientConnectorError() | NoBotToken():  # the connector never saw it
             return DeliveryError(f"Teams did not answer: {type(error).__name__}")
+        case ClientRequestError() | TimeoutError() | aiohttp.ClientError() | OSError():
+            return DeliveryError(f"Teams did not answer: {type(error).__name__}", in_doubt=True)
     return DeliveryError(f"delivering to Teams failed: {type(error).__name__}: {error}")
 
 

@@ -32,7 +32,10 @@ from msrest.pipeline.universal import RawDeserializer
 from msrest.serialization import Serializer
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 
+from bot.dispatch import ATTEMPT
+
 TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+ITEM_HEADER = "X-Ambition-Item"
 
 
 class LoopSessions(AsyncHTTPSender):  # type: ignore[misc]
@@ -97,6 +100,16 @@ class _Credentials(SansIOHTTPPolicy):  # type: ignore[misc]
             request.http_request.headers["Authorization"] = signed.headers["Authorization"]
 
 
+class _ItemHeader(SansIOHTTPPolicy):  # type: ignore[misc]
+    """Names the outbox item a request delivers (X-Ambition-Item), for the logs of whatever
+    stands between the bot and the connector; the connector ignores it."""
+
+    def on_request(self, request: Request, **kwargs: Any) -> None:
+        attempt = ATTEMPT.get()
+        if attempt is not None:
+            request.http_request.headers[ITEM_HEADER] = attempt.item
+
+
 class _CardBodies:
     """msrest's serializer, but for an activity with attachments: the activity is written out
     without first being read into models again (it is one already), and an attachment's
@@ -128,7 +141,8 @@ class _CardBodies:
 
 def over_aiohttp(client: ConnectorClient, sender: LoopSessions) -> ConnectorClient:
     config = client.config
-    policies: list[Any] = [config.user_agent_policy, RawDeserializer(), config.http_logger_policy]
+    policies: list[Any] = [config.user_agent_policy, _ItemHeader(), RawDeserializer(),
+                           config.http_logger_policy]
     if config.credentials is not None:
         policies.insert(1, _Credentials(config.credentials))
     config.pipeline = AsyncPipeline(policies, sender)

@@ -29,7 +29,13 @@ _DELIVERED = (update(_ROWS).where(_ROWS.c.id.in_(bindparam("items", expanding=Tr
 class SqlOutbox:
     """Several processes may dispatch: `due` takes (claims) what it hands out for LEASE, so no
     item is handed to two of them, and a conversation's items go to one at a time, in order.
-    A claim left by a process that died runs out, and another process takes the item over."""
+    A claim left by a process that died runs out, and another process takes the item over;
+    a process that comes back under the same `owner` (serve: host and port) takes its own
+    claims over at once.
+
+    A claim is released when its attempt's outcome is known (delivered, failed, or never
+    tried). So an item handed out while still claimed is in doubt: whoever held it may have
+    sent it before dying, or its answer was lost (`failed(in_doubt=True)` keeps the claim)."""
 
     def __init__(self, session_factory: sessionmaker[Session], owner: str | None = None) -> None:
         self._sessions = session_factory
@@ -49,9 +55,10 @@ class SqlOutbox:
                    OutboxRow.claimed_by == self.owner)  # not `not_(taken)`: NULL is not false
         waiting = select(OutboxRow.lane).where(*open_, or_(OutboxRow.next_attempt_at > now, taken))
         with self._sessions.begin() as session:
-            wanted = list(session.scalars(
-                select(OutboxRow.id).where(*open_, OutboxRow.lane.not_in(waiting))
-                .order_by(OutboxRow.id).limit(limit)))
+            wanted = dict(session.execute(
+                select(OutboxRow.id, OutboxRow.claimed_until.is_not(None))
+                .where(*open_, OutboxRow.lane.not_in(waiting)).order_by(OutboxRow.id).limit(limit))
+                .all())
             if not wanted:
                 return []
             # Open again here: another dispatcher may have delivered one of them since the
@@ -62,7 +69,7 @@ class SqlOutbox:
                 .returning(OutboxRow.id).execution_options(synchronize_session=False)))
             rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(claimed))
                                    .order_by(OutboxRow.id)).all()
-            return _in_lane_order(session, rows, self.owner, now)
+            return _in_lane_order(session, rows, self.owner, now, {i for i, c in wanted.items() if c})
 
     def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
         with self._sessions.begin() as session:
@@ -75,13 +82,19 @@ class SqlOutbox:
                                                    ref=ref, updated_at=now))
 
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
-               progress: str | None = None) -> None:
+               progress: str | None = None, in_doubt: bool = False) -> None:
         """Try again at `retry_at`, or give up for good when it is None."""
         with self._sessions.begin() as session:
             session.execute(update(OutboxRow).where(OutboxRow.id == item.id).values(
                 attempts=item.attempts + 1, last_error=error[:2000],
                 next_attempt_at=retry_at or now, failed_at=None if retry_at else now,
-                claimed_until=None, progress=progress or item.progress))
+                claimed_until=now if in_doubt else None, progress=progress or item.progress))
+
+    def release(self, items: Sequence[Pending]) -> None:
+        with self._sessions.begin() as session:
+            session.execute(update(OutboxRow).where(OutboxRow.id.in_([i.id for i in items]),
+                                                    OutboxRow.claimed_by == self.owner)
+                            .values(claimed_until=None).execution_options(synchronize_session=False))
 
     def ref(self, workshop_id: str, key: str) -> str | None:
         with self._sessions() as session:
@@ -125,8 +138,8 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str,
-                   now: datetime) -> list[Pending]:
+def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str, now: datetime,
+                   doubted: set[int]) -> list[Pending]:
     """Keep a lane only if nothing older in it is still open in someone else's hands (a race
     between two processes on PostgreSQL can leave one with the tail of a lane)."""
     firsts: dict[str, int] = {}
@@ -142,10 +155,12 @@ def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str,
     if behind:
         session.execute(update(OutboxRow).where(OutboxRow.lane.in_(behind), OutboxRow.claimed_by == owner,
                                                 OutboxRow.delivered_at.is_(None))
-                        .values(claimed_until=None).execution_options(synchronize_session=False))
-    return [_pending(r) for r in rows if r.lane not in behind]
+                        .values(claimed_until=case((OutboxRow.id.in_(doubted), now), else_=None)
+                                if doubted else None)  # what was in doubt stays so
+                        .execution_options(synchronize_session=False))
+    return [_pending(r, r.id in doubted) for r in rows if r.lane not in behind]
 
 
-def _pending(row: OutboxRow) -> Pending:
+def _pending(row: OutboxRow, in_doubt: bool = False) -> Pending:
     return Pending(row.id, row.workshop_id, row.lane, loads(row.payload), row.attempts,
-                   row.next_attempt_at, row.progress)
+                   row.next_attempt_at, row.progress, in_doubt)

@@ -232,8 +232,9 @@ class TeamsService(FakeTeamsApi):
     touched: dict[tuple[str, str], int] = field(default_factory=dict)
     _ticks: Any = field(default_factory=lambda: itertools.count(1))
 
-    def _post(self, conversation_id: str, activity: Json, reply_to_id: str | None = None) -> str:
-        activity_id = super()._post(conversation_id, activity, reply_to_id)
+    def _post(self, conversation_id: str, activity: Json, reply_to_id: str | None = None,
+              item: str | None = None) -> str:
+        activity_id = super()._post(conversation_id, activity, reply_to_id, item)
         self.touched[(conversation_id, activity_id)] = next(self._ticks)
         return activity_id
 

@@ -23,7 +23,7 @@ from aiohttp import web
 
 TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-test"  # the app-level token Socket Mode connects with
-JSON_PARAMS = ("blocks", "view", "files", "attachments")  # form-encoded callers send JSON text
+JSON_PARAMS = ("blocks", "view", "files", "attachments", "metadata")  # form-encoded callers send JSON text
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Fault:
     times: int = 1
     disconnect: bool = False  # drop the connection unanswered, as a reset does
     after: int = 0  # calls that go through before the fault starts
+    acted: bool = False  # the method does its work first, then its answer is lost or fails
 
 
 @dataclass
@@ -62,6 +63,7 @@ class FakeSlackApi:
         self._faults: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._items: list[tuple[str, str]] = []  # see items()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []  # Socket Mode connections, newest last
@@ -97,11 +99,12 @@ class FakeSlackApi:
 
     def fail_next(self, method: str, *, status: int = 200, retry_after: int | None = None,
                   timeout: float = 0, error: str = "", times: int = 1,
-                  disconnect: bool = False, after: int = 0) -> None:
+                  disconnect: bool = False, after: int = 0, acted: bool = False) -> None:
         """The next `times` calls of `method` ("*": any method, "upload": the upload URL),
         after `after` that go through, fail: with an HTTP status, a sleep of `timeout`
-        seconds, a dropped connection, or `ok: false` with `error`."""
-        fault = Fault(status, retry_after, timeout, error, times, disconnect, after)
+        seconds, a dropped connection, or `ok: false` with `error`. With `acted`, Slack does
+        what was asked before the answer goes wrong (a message is posted all the same)."""
+        fault = Fault(status, retry_after, timeout, error, times, disconnect, after, acted)
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
 
@@ -162,12 +165,21 @@ class FakeSlackApi:
         token = self.app_token if method == "apps.connections.open" else self.token
         if request.headers.get("Authorization") != f"Bearer {token}":
             return self._answer(call, {"ok": False, "error": "invalid_auth"})
-        if fault := self._fault(method):
+        fault = self._fault(method)
+        if fault and not fault.acted:
             return await self._failure(request, call, fault)
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return self._answer(call, {"ok": False, "error": "unknown_method"})
-        return self._answer(call, {"ok": True, **handler(call.params)})
+        answer = {"ok": True, **handler(call.params)}
+        if fault:
+            return await self._failure(request, call, fault)
+        return self._answer(call, answer)
+
+    def items(self) -> list[tuple[str, str]]:
+        """(channel, "item/part") of each message posted with an outbox item in its metadata,
+        in order, answered or not: the same pair twice is a message people saw twice."""
+        return list(self._items)
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         data, file_id = await request.read(), request.match_info["file_id"]
@@ -244,6 +256,9 @@ class FakeSlackApi:
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = params["channel"], self._ts()
         self.messages[(channel, ts)] = params
+        if isinstance(meta := params.get("metadata"), dict):
+            item = meta.get("event_payload", {})
+            self._items.append((channel, f'{item.get("item")}/{item.get("part", 0)}'))
         return {"channel": channel, "ts": ts, "message": {**params, "ts": ts}}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +266,18 @@ class FakeSlackApi:
             return {"ok": False, "error": "message_not_found"}
         self.messages[key] = params
         return {"channel": params["channel"], "ts": params["ts"], "text": params.get("text", "")}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, as Slack; metadata only when asked for with include_all_metadata."""
+        with_meta = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [{"ts": ts, "text": message.get("text", ""),
+                  **({"metadata": message["metadata"]} if with_meta and "metadata" in message else {})}
+                 for (channel, ts), message in self.messages.items() if channel == params["channel"]]
+        found.sort(key=lambda m: m["ts"], reverse=True)
+        return {"messages": found[:int(params.get("limit") or 100)], "has_more": False}
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": params["users"]}}  # here a DM is known by its person's id
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"message_ts": self._ts()}

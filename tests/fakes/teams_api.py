@@ -50,6 +50,7 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.teams.auth import Endpoints
+from adapters.teams.transport import ITEM_HEADER
 
 APP_ID = "3f6b2a1c-8d4e-4b7a-9c2d-1e5f7a9b0c11"  # the bot's Entra ID app registration
 APP_PASSWORD = "fake-client-secret"
@@ -103,6 +104,7 @@ class Fault:
     timeout: float = 0  # seconds to sleep before answering (longer than the client waits)
     times: int = 1
     disconnect: bool = False  # drop the connection unanswered, as a reset does
+    acted: bool = False  # the connector does its work first, then its answer is lost or fails
 
 
 @dataclass
@@ -156,6 +158,8 @@ class FakeTeamsApi:
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._acted: dict[int, Fault] = {}  # id(call) → a fault to answer with after acting
+        self._items: list[tuple[str, str]] = []  # see items()
 
     # --- control, from any thread --------------------------------------------------------
 
@@ -207,17 +211,25 @@ class FakeTeamsApi:
         self.stop()
 
     def fail_next(self, route: str, *, status: int = 500, retry_after: int | None = None,
-                  timeout: float = 0, times: int = 1, disconnect: bool = False) -> None:
+                  timeout: float = 0, times: int = 1, disconnect: bool = False,
+                  acted: bool = False) -> None:
         """The next `times` calls of `route` fail: with `status` (429 with `retry_after`, 412,
         500, 502/503/504), after sleeping `timeout` seconds, or with a dropped connection.
         Routes: send, reply, update, delete, create, members, member; "*" is any of those;
-        token and openid (Entra ID's token endpoint, the Bot Connector's metadata and keys)."""
+        token and openid (Entra ID's token endpoint, the Bot Connector's metadata and keys).
+        With `acted` (send, reply, update), the message is posted or edited all the same."""
         with self._lock:
-            self._faults.setdefault(route, []).append(Fault(status, retry_after, timeout, times, disconnect))
+            self._faults.setdefault(route, []).append(
+                Fault(status, retry_after, timeout, times, disconnect, acted))
 
     def recover(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def items(self) -> list[tuple[str, str]]:
+        """(conversation, outbox item) of each message posted with the X-Ambition-Item header,
+        in order, answered or not: the same pair twice is a message people saw twice."""
+        return list(self._items)
 
     def calls_to(self, route: str, ok_only: bool = False) -> list[Call]:
         return [c for c in self.calls if c.route == route and not (ok_only and c.status >= 300)]
@@ -500,19 +512,32 @@ class FakeTeamsApi:
     # the Bot Connector
 
     async def _connector(self, request: web.Request, route: str) -> tuple[Call, web.StreamResponse | None]:
-        """Record the call; refuse it without a live token of ours; or fail it as asked."""
+        """Record the call; refuse it without a live token of ours; or fail it as asked (a
+        fault that lets it act first is kept for `_done`)."""
         call = await self._record(request, route)
         if self.require_auth and not self._authorized(request.headers.get("Authorization", "")):
             return call, self._answer(call, {"message": "Authorization has been denied for this request."}, 401)
         if fault := self._fault(route):
+            if fault.acted:
+                self._acted[id(call)] = fault
+                return call, None
             return call, await self._failure(request, call, fault)
         return call, None
+
+    async def _done(self, request: web.Request, call: Call, body: Any) -> web.StreamResponse:
+        """The answer to a call that did its work, unless a fault takes it away."""
+        if fault := self._acted.pop(id(call), None):
+            return await self._failure(request, call, fault)
+        return self._answer(call, body)
 
     def _authorized(self, header: str) -> bool:
         scheme, _, token = header.partition(" ")
         return scheme == "Bearer" and self.issued.get(token, 0) > time.time()
 
-    def _post(self, conversation_id: str, activity: dict[str, Any], reply_to_id: str | None = None) -> str:
+    def _post(self, conversation_id: str, activity: dict[str, Any], reply_to_id: str | None = None,
+              item: str | None = None) -> str:
+        if item is not None:
+            self._items.append((conversation_id, item))
         activity_id = self._new_id()
         activity = {**activity, "id": activity_id}
         self.posted[(conversation_id, activity_id)] = Posted(conversation_id, activity_id, activity,
@@ -523,7 +548,8 @@ class FakeTeamsApi:
         call, refused = await self._connector(request, "send")
         if refused:
             return refused
-        return self._answer(call, {"id": self._post(call.conversation_id, call.body)})
+        posted = self._post(call.conversation_id, call.body, item=call.headers.get(ITEM_HEADER))
+        return await self._done(request, call, {"id": posted})
 
     async def _reply(self, request: web.Request) -> web.StreamResponse:
         # Teams places a reply by its conversation id (a thread is "<channel>;messageid=<root>");
@@ -531,7 +557,8 @@ class FakeTeamsApi:
         call, refused = await self._connector(request, "reply")
         if refused:
             return refused
-        return self._answer(call, {"id": self._post(call.conversation_id, call.body, call.activity_id)})
+        posted = self._post(call.conversation_id, call.body, call.activity_id, call.headers.get(ITEM_HEADER))
+        return await self._done(request, call, {"id": posted})
 
     async def _update(self, request: web.Request) -> web.StreamResponse:
         call, refused = await self._connector(request, "update")
@@ -542,7 +569,7 @@ class FakeTeamsApi:
             return self._answer(call, {"error": {"code": "NotFound", "message": "activity not found"}}, 404)
         posted.activity = {**call.body, "id": posted.id}
         posted.versions.append(posted.activity)
-        return self._answer(call, {"id": posted.id})
+        return await self._done(request, call, {"id": posted.id})
 
     async def _delete(self, request: web.Request) -> web.StreamResponse:
         call, refused = await self._connector(request, "delete")

@@ -9,12 +9,17 @@ from datetime import timedelta
 
 from adapters.app import Store
 from bot.codec import dumps
-from bot.dispatch import Dispatcher
+from bot.dispatch import DeliveryError, Dispatcher
 from bot.effects import Cancel, Effect, Post, Schedule
 from bot.store.outbox import LEASE, SqlOutbox
 from bot.store.tables import OutboxRow
 from bot.ui import Message, Text
 from tests.conftest import START
+
+
+class NoTimers:
+    def schedule(self, effect: Schedule) -> None: ...
+    def cancel(self, effect: Cancel) -> None: ...
 
 
 def fill(store: Store, lanes: int, per_lane: int) -> None:
@@ -58,10 +63,6 @@ def test_two_dispatchers_at_once_deliver_everything_exactly_once_and_in_order(st
             await asyncio.sleep(0)
             return None
 
-    class NoTimers:
-        def schedule(self, effect: Schedule) -> None: ...
-        def cancel(self, effect: Cancel) -> None: ...
-
     class Clock:
         def now(self):  # noqa: ANN202
             return START
@@ -80,3 +81,44 @@ def test_two_dispatchers_at_once_deliver_everything_exactly_once_and_in_order(st
     for lane in range(20):
         order = [int(text.split(":")[1]) for conversation, text in delivered if conversation == f"c{lane}"]
         assert order == list(range(10))
+
+
+def test_a_dispatcher_restarted_under_its_name_takes_its_claims_over_at_once_as_in_doubt(
+        store: Store) -> None:
+    fill(store, lanes=2, per_lane=2)
+    taken = SqlOutbox(store.sessions, "serve@host:3978").due(START, 1000)
+    assert not any(item.in_doubt for item in taken)  # nobody had tried them
+
+    # It dies with everything taken; the same server, started again a moment later:
+    again = SqlOutbox(store.sessions, "serve@host:3978").due(START + timedelta(seconds=3), 1000)
+
+    assert [i.id for i in again] == [i.id for i in taken]  # without waiting out the claim
+    assert all(item.in_doubt for item in again)  # each may have gone out before it died
+
+
+def test_only_an_attempt_whose_outcome_is_unknown_leaves_its_item_in_doubt(store: Store) -> None:
+    fill(store, lanes=1, per_lane=3)
+    outbox = SqlOutbox(store.sessions, "web-1")
+    first, second, third = outbox.due(START, 1000)
+
+    outbox.failed(first, "timeout", START, START, in_doubt=True)  # it may have been posted
+    outbox.release([second, third])  # the lane stopped before trying these
+    assert [(i.id, i.in_doubt) for i in outbox.due(START, 1000)] == [
+        (first.id, True), (second.id, False), (third.id, False)]
+
+
+def test_a_lane_stopped_by_a_failure_hands_back_what_it_did_not_try(store: Store) -> None:
+    fill(store, lanes=1, per_lane=3)
+
+    class Refusing:
+        async def deliver(self, effect: Effect, ref: str | None) -> str | None:
+            raise DeliveryError("429", retry_after=0)
+
+    class Clock:
+        def now(self):  # noqa: ANN202
+            return START
+
+    outbox = SqlOutbox(store.sessions, "web-1")
+    asyncio.run(Dispatcher(outbox, Refusing(), NoTimers(), Clock()).deliver_due())
+
+    assert [i.in_doubt for i in outbox.due(START + timedelta(seconds=1), 1000)] == [False, False, False]

@@ -41,6 +41,7 @@ class Row:
     failed_at: datetime | None = None
     last_error: str = ""
     progress: str | None = None
+    in_doubt: bool = False
 
 
 class FakeOutbox:
@@ -69,7 +70,7 @@ class FakeOutbox:
         waiting = sorted((r for r in self.rows if r.delivered_at is None and r.failed_at is None),
                          key=lambda r: r.id)
         return [Pending(r.id, r.workshop_id, r.lane, r.effect, r.attempts, r.next_attempt_at,
-                        r.progress) for r in waiting[:limit]]
+                        r.progress, r.in_doubt) for r in waiting[:limit]]
 
     def due(self, now: datetime, limit: int) -> Sequence[Pending]:
         waiting = {p.lane for p in self.pending(len(self.rows)) if p.next_attempt_at > now}
@@ -83,12 +84,15 @@ class FakeOutbox:
                 self.refs[(item.workshop_id, item.effect.key)] = ref
 
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
-               progress: str | None = None) -> None:
+               progress: str | None = None, in_doubt: bool = False) -> None:
         row = self.row(item.id)
-        row.attempts, row.last_error = item.attempts + 1, error[:2000]
+        row.attempts, row.last_error, row.in_doubt = item.attempts + 1, error[:2000], in_doubt
         row.progress = progress or item.progress
         row.next_attempt_at = retry_at or now
         row.failed_at = None if retry_at else now  # no retry time: set aside for good
+
+    def release(self, items: Sequence[Pending]) -> None:
+        pass  # nothing is claimed here
 
     def ref(self, workshop_id: str, key: str) -> str | None:
         return self.refs.get((workshop_id, key))

@@ -15,7 +15,7 @@ import pytest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.app import open_store
+from adapters.app import Store, open_store
 from adapters.slack.deliver import SlackDeliverer
 from adapters.slack.render import message_payloads, modal
 from bot.clock import ManualClock
@@ -412,7 +412,7 @@ async def test_a_slack_outage_is_ridden_out_and_everything_arrives_once_in_order
     fake.recover()
     assert await dispatcher.drain() == len(effects)
 
-    ok = [c for c in fake.calls if c.status == 200 and not c.error]
+    ok = [c for c in fake.calls if c.status == 200 and not c.error and c.method != "conversations.history"]
     here = [(c.method, c.params.get("text", "")) for c in ok if c.params.get("channel", CHANNEL) == CHANNEL
             and c.params.get("channel_id", CHANNEL) == CHANNEL]
     text = {name: message_payloads(message(name))[0]["text"] for name in
@@ -510,4 +510,74 @@ async def test_a_keyed_direct_message_is_edited_through_the_outbox(fake: FakeSla
     assert len(fake.calls_to("chat.postMessage")) == 1  # the update edited it, posted nothing new
     [edit] = fake.calls_to("chat.update")
     assert edit.params["channel"] == "U42"
+    store.close()
+
+
+def queued(tmp_path: Path, *effects: Effect) -> tuple[Store, ManualClock]:
+    store = open_store(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    clock = ManualClock(START)
+    with SqlUnitOfWork(store.sessions) as uow:
+        uow.add_effects(WORKSHOP, list(effects), clock.now())
+        uow.commit()
+    return store, clock
+
+
+LOST_ANSWERS = {"dropped": {"disconnect": True}, "timeout": {"timeout": 5.0}, "5xx": {"status": 503}}
+LOST_PARTS = {"post": (Post(CONVERSATION, message("board"), key="board"), 0),
+              "direct": (Direct(CONVERSATION, "slack:U42", message("status?"), key="board"), 0),
+              "first of parts": (Post(CONVERSATION, long_message(), key="board"), 0),
+              "second of parts": (Post(CONVERSATION, long_message(), key="board"), 1)}
+
+
+@pytest.mark.parametrize("fault", LOST_ANSWERS.values(), ids=LOST_ANSWERS.keys())
+@pytest.mark.parametrize(("effect", "lost"), LOST_PARTS.values(), ids=LOST_PARTS.keys())
+async def test_a_message_slack_posted_before_its_answer_was_lost_is_shown_once(
+        fake: FakeSlackApi, tmp_path: Path, fault: dict[str, float], effect: Post | Direct,
+        lost: int) -> None:
+    fake.fail_next("chat.postMessage", acted=True, after=lost, **fault)  # type: ignore[arg-type]
+    store, clock = queued(tmp_path, effect, Update(effect.conversation, "board", message("edited")))
+    dispatcher = Dispatcher(store.outbox, deliverer(fake), NoTimers(), clock)
+
+    assert await dispatcher.deliver_due() == 0
+    clock.advance(timedelta(minutes=5))
+    assert await dispatcher.drain() == 2
+
+    channel = "U42" if isinstance(effect, Direct) else CHANNEL
+    parts = len(message_payloads(effect.message))
+    assert fake.items() == [(channel, f"1/{n}") for n in range(parts)]
+    [edit] = fake.calls_to("chat.update", ok_only=True)  # the update found the message shown
+    assert (edit.params["channel"], edit.params["ts"]) == min(k for k in fake.messages if k[0] == channel)
+    assert store.outbox.backlog() == 0
+    store.close()
+
+
+async def test_a_refused_post_is_sent_again_without_looking_for_it(fake: FakeSlackApi,
+                                                                   tmp_path: Path) -> None:
+    fake.fail_next("chat.postMessage", status=429, retry_after=1)
+    store, clock = queued(tmp_path, Post(CONVERSATION, message("board")))
+    dispatcher = Dispatcher(store.outbox, deliverer(fake), NoTimers(), clock)
+
+    await dispatcher.deliver_due()
+    clock.advance(timedelta(seconds=2))
+    assert await dispatcher.drain() == 1
+
+    assert fake.items() == [(CHANNEL, "1/0")]
+    assert fake.calls_to("conversations.history") == []  # a 429 is Slack saying it did nothing
+    store.close()
+
+
+async def test_without_the_history_scope_a_doubtful_post_is_sent_again_and_logged(
+        fake: FakeSlackApi, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # An app installed before the history scopes were asked for: better twice than never.
+    fake.fail_next("chat.postMessage", acted=True, disconnect=True)
+    fake.fail_next("conversations.history", error="missing_scope")
+    store, clock = queued(tmp_path, Post(CONVERSATION, message("board")))
+    dispatcher = Dispatcher(store.outbox, deliverer(fake), NoTimers(), clock)
+
+    await dispatcher.deliver_due()
+    clock.advance(timedelta(minutes=5))
+    assert await dispatcher.drain() == 1
+
+    assert fake.items() == [(CHANNEL, "1/0"), (CHANNEL, "1/0")]
+    assert "may show twice" in caplog.text and "missing_scope" in caplog.text
     store.close()

@@ -612,3 +612,21 @@ async def test_a_refused_bot_secret_is_named_without_the_secret(
 
     assert "an-old-secret" not in str(caught.value) and "an-old-secret" not in repr(caught.value)
     assert fake.calls_to("send") == []
+
+
+async def test_a_post_whose_answer_was_lost_is_sent_again_under_its_item_and_logged(
+        fake: FakeTeamsApi, settings: Settings, conversations: Conversations, teams_store: Store,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The connector has no idempotency key and cannot list what a bot posted: rather twice
+    # than never, said in the log, and each request names its outbox item for whoever looks.
+    clock = ManualClock(START)
+    queue(teams_store, Post(PLENUM, message("hej")))
+    fake.fail_next("send", status=503, acted=True)
+    dispatcher = Dispatcher(teams_store.outbox, deliverer(fake, settings, conversations), NoTimers(), clock)
+    assert await dispatcher.deliver_due() == 0
+
+    clock.advance(timedelta(minutes=5))
+    assert await dispatcher.deliver_due() == 1
+
+    assert fake.items() == [(CHANNEL, "1"), (CHANNEL, "1")]
+    assert "outbox item 1 may have been posted" in caplog.text
