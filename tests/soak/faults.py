@@ -412,17 +412,24 @@ async def chatter(ws: Workshop, stop: asyncio.Event, every: float) -> None:
                 if turn % 2:
                     await driver.command(F, ws.plenum, "plan", settle=False)
                 else:  # someone in no group: no form of theirs the drivers could mix up
-                    await driver.command("Jonas", ws.plenum, "status", settle=False)
+                    await driver.command("Jonas", lane(ws, turn), "status", settle=False)
             else:
                 teams = ws.driver
                 assert isinstance(teams, TeamsWorkshop)
                 if turn % 2:
                     await teams.say(F, ws.plenum, "plan", settle=False)
                 else:
-                    await teams.say("Jonas", ws.plenum, "status", settle=False)
+                    await teams.say("Jonas", lane(ws, turn), "status", settle=False)
         except Exception as error:  # noqa: BLE001
             ws.errors.append(f"chatter: {type(error).__name__}: {error}")
             return
+
+
+def lane(ws: Workshop, turn: int) -> str:
+    """The plenum or a group's channel, in turn: a lane stalled in its backoff leaves the
+    others to meet the next fault."""
+    plenum, groups = channels(ws.platform, ws.number, ws.round)
+    return [plenum, *groups.values()][(turn // 2) % (len(groups) + 1)]
 
 
 # --- watching: /readyz, the backlog, the drain --------------------------------------------
