@@ -15,8 +15,11 @@ from bot.ports import Clock, Outbox, Pending
 
 log = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = (1, 2, 5, 15, 30, 60, 120, 300)
-MAX_ATTEMPTS = 20  # about an hour and a half of trying before an effect is set aside
+# At most a minute between tries: a workshop goes on at most a minute after the platform is
+# back (the soak in tests/soak/faults.py measured 222 s of silence with a 300 s step), and a
+# try a minute per waiting conversation is no burden on a platform that is down.
+BACKOFF_SECONDS = (1, 2, 5, 15, 30, 60)
+MAX_ATTEMPTS = 75  # about 70 minutes of trying before an effect is set aside
 
 
 class DeliveryError(Exception):
