@@ -50,9 +50,18 @@ class Batcher:
             log.warning("a batch of %s events failed; handling them one by one", len(batch))
             for event, answer in batch:
                 try:
-                    answer.set_result(await asyncio.to_thread(self.service.handle, event))
+                    _answer(answer, await asyncio.to_thread(self.service.handle, event))
                 except Exception as error:  # noqa: BLE001 - that request answers with an error
-                    answer.set_exception(error)
+                    if not answer.done():
+                        answer.set_exception(error)
             return
         for (_, answer), result in zip(batch, results, strict=True):
-            answer.set_result(result)
+            _answer(answer, result)
+
+
+def _answer(answer: asyncio.Future[Result], result: Result) -> None:
+    """The request's answer, unless it was given up (its handler cancelled: the connection went,
+    the server is stopping). Setting that one raised, out of the loop of the workshop's batches,
+    and every click on the workshop after it waited for ever."""
+    if not answer.done():
+        answer.set_result(result)

@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.tables import PlatformMemoryRow
@@ -35,9 +36,18 @@ class PlatformMemory:
         return value
 
     def put(self, key: str, value: str) -> None:
+        try:
+            self._merge(key, value)
+        except IntegrityError:
+            # merge looks first and inserts what it did not find: another request (a Teams
+            # re-send of the same activity, two first messages of a conversation at once)
+            # inserted the key in between, a 500 on PostgreSQL. Now it is there: an update.
+            self._merge(key, value)
+        self._keep(key, value)
+
+    def _merge(self, key: str, value: str) -> None:
         with self._sessions.begin() as session:
             session.merge(PlatformMemoryRow(key=key, value=value, updated_at=datetime.now(UTC)))
-        self._keep(key, value)
 
     def _keep(self, key: str, value: str | None) -> None:
         self._read[key] = (time.monotonic(), value)
