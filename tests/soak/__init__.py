@@ -1,0 +1,1 @@
+"""Soaks: the real `serve` process driven over HTTP by scripted workshops, with faults injected."""

@@ -1,0 +1,200 @@
+"""What must hold after a soak, as figures: every input the platforms got a 2xx for is in the
+database, the database's invariants hold, no outbox item reached a platform twice, every phase
+timer the workshops were owed said its piece once, and every workshop reached its end."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from adapters.app import Store
+from bot.domain.model import AmbitionStatus, Phase, Workshop
+from bot.store.repository import SqlWorkshops
+from bot.store.tables import OutboxRow, WorkshopRow
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.teams_api import FakeTeamsApi
+from tests.invariants import violations
+from tests.soak.script import PHASES, T, Expected, WorkshopRun, marks, phase_title, time_up_text
+
+ITEM_EVENT = "ambition_outbox_item"  # Slack message metadata naming the outbox item
+ITEM_HEADER = "x-ambition-item"  # the same for Teams, a request header
+MESSAGE_ROUTES = ("send", "reply", "create")  # Bot Connector calls that make a message
+
+
+def _pattern(key: str) -> re.Pattern[str]:
+    """A catalog text as a regex: any number of minutes, any rendering of the time."""
+    sample = T(key, minutes="MINUTESX", time="TIMEX")
+    return re.compile(re.escape(sample).replace("MINUTESX", r"\d+").replace("TIMEX", ".*?"))
+
+
+REMINDERS = (_pattern("nudge.left"), _pattern("nudge.left_one"))
+
+
+@dataclass
+class Findings:
+    inputs: int = 0  # inputs that were acknowledged, to be found in the database
+    lost: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    effects: int = 0  # outbox items delivered
+    undelivered: list[str] = field(default_factory=list)  # still waiting, or set aside
+    messages: int = 0  # message-making requests the fakes accepted
+    identified: int = 0  # of those, naming their outbox item
+    duplicates: list[str] = field(default_factory=list)
+    timers_owed: int = 0
+    timers_fired: int = 0
+    timer_problems: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.violations or self.undelivered or self.duplicates
+                    or self.timer_problems or self.unfinished)
+
+
+def check(store: Store, runs: Iterable[WorkshopRun], slack: FakeSlackApi, teams: FakeTeamsApi) -> Findings:
+    findings = Findings()
+    findings.violations = violations(store)
+    _outbox(store, findings)
+    _items(slack, teams, findings)
+    workshops = _workshops(store)
+    for run in runs:
+        expected = run.expected
+        ws = workshops.get(expected.title)
+        findings.inputs += _count(expected)
+        if ws is None:
+            findings.lost.append(f"{expected.title}: the workshop is not in the database")
+            continue
+        findings.lost += [f"{expected.title}: {problem}" for problem in lost_inputs(ws, expected)]
+        if not expected.finished or ws.phase != Phase.FOLLOW_UP:
+            findings.unfinished.append(f"{expected.title}: in phase {ws.phase}, the script "
+                                       f"{'finished' if expected.finished else 'did not finish'}")
+        _timers(run, findings)
+    return findings
+
+
+def _workshops(store: Store) -> dict[str, Workshop]:
+    with store.sessions() as session:
+        loaded = (SqlWorkshops(session).get(i) for i in session.scalars(select(WorkshopRow.id)))
+        return {ws.title: ws for ws in loaded if ws is not None}
+
+
+def _count(expected: Expected) -> int:
+    return (len(expected.votes) + len(expected.sentences) + len(expected.agreed) + len(expected.goals)
+            + len(expected.owned) + len(expected.followups))
+
+
+def lost_inputs(ws: Workshop, expected: Expected) -> list[str]:
+    """Each acknowledged input the workshop does not hold, in words."""
+    lost = [f"the vote of {user} on {measure} ({level})" for (measure, user), level in expected.votes.items()
+            if not any(v.measure_id == measure and v.member_id == user and v.level == level
+                       for v in ws.votes.values())]
+    for measure, sentence in expected.sentences.items():
+        kept = ws.ambitions.get(measure)
+        if kept is None or kept.sentence != sentence:
+            lost.append(f"the ambition sentence on {measure}")
+        elif measure in expected.agreed and kept.status != AmbitionStatus.AGREED:
+            lost.append(f"the plenum's agreement on {measure}")
+    lost += [f"the SMART goal on {measure}" for measure, text in expected.goals.items()
+             if not any(g.measure_id == measure and g.text == text for g in ws.goals.values())]
+    lost += [f"{expected.owner} as owner of goal {goal}" for goal in expected.owned
+             if goal not in ws.goals or ws.goals[goal].owner.casefold() != expected.owner.casefold()]
+    lost += [f"the follow-up '{status}' on goal {goal}" for goal, status in expected.followups.items()
+             if not any(f.goal_id == goal and f.status == status for f in ws.followups.values())]
+    return lost
+
+
+def _outbox(store: Store, findings: Findings) -> None:
+    with store.sessions() as session:
+        findings.effects = session.scalar(select(func.count()).select_from(OutboxRow).where(
+            OutboxRow.delivered_at.is_not(None))) or 0
+    state = store.outbox.state(datetime.now(UTC))
+    if state.waiting or state.set_aside:
+        findings.undelivered.append(f"{state.waiting} waiting, {state.set_aside} set aside: {state.last_error}")
+
+
+# --- duplicates: the outbox item each platform request names -------------------------------
+
+
+def _items(slack: FakeSlackApi, teams: FakeTeamsApi, findings: Findings) -> None:
+    """A duplicate is one outbox item that made a message twice. (Every message of these
+    workshops fits one request: a message split over several would name its item in each.)"""
+    slack_items, slack_messages = delivered_items(slack, _slack_calls(slack))
+    teams_items, teams_messages = delivered_items(teams, _teams_calls(teams))
+    items = slack_items + teams_items
+    findings.messages = slack_messages + teams_messages
+    findings.identified = len(items)
+    findings.duplicates = [f"item {item} in {conversation}, {count} times"
+                           for (conversation, item), count in Counter(items).items() if count > 1]
+
+
+def delivered_items(fake: Any, fallback: tuple[list[tuple[str, str]], int]) -> tuple[list[tuple[str, str]], int]:
+    """(conversation, "item/part") of each message the fake accepted, and how many messages it
+    accepted. The fakes' own `items()` when they have it; until then, read from the calls."""
+    items = getattr(fake, "items", None)
+    if callable(items):
+        return [(str(c), str(i)) for c, i in items()], fallback[1]
+    return fallback
+
+
+def _slack_calls(fake: FakeSlackApi) -> tuple[list[tuple[str, str]], int]:
+    posts = fake.calls_to("chat.postMessage", ok_only=True)
+    found = []
+    for call in posts:
+        metadata = call.params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if isinstance(metadata, Mapping) and metadata.get("event_type") == ITEM_EVENT:
+            payload = metadata.get("event_payload") or {}
+            found.append((str(call.params.get("channel")), f'{payload.get("item")}/{payload.get("part", 0)}'))
+    return found, len(posts)
+
+
+def _teams_calls(fake: FakeTeamsApi) -> tuple[list[tuple[str, str]], int]:
+    made = [c for c in fake.calls if c.route in MESSAGE_ROUTES and 200 <= c.status < 300]
+    found = []
+    for call in made:
+        item = {k.casefold(): v for k, v in call.headers.items()}.get(ITEM_HEADER)
+        if item:
+            found.append((call.conversation_id, item))
+    return found, len(made)
+
+
+# --- timers: each owed one said its piece once ---------------------------------------------
+
+
+def _timers(run: WorkshopRun, findings: Findings) -> None:
+    title, durations = run.expected.title, run.expected.durations
+    private = run.private_texts(run.facilitator)
+    reminders = reminders_by_phase(run.plenum_posts())
+    for phase in PHASES:
+        if phase not in run.expected.phases_done:
+            continue  # the script did not get this far: `unfinished` says so
+        owed = marks(phase, durations[phase])
+        findings.timers_owed += len(owed)
+        ends = sum(time_up_text(phase) in text for text in private)
+        said = reminders.get(phase, 0)
+        findings.timers_fired += min(ends, 1) + min(said, len(owed) - 1)
+        if ends != 1:
+            findings.timer_problems.append(f"{title}: the end of {phase} was told {ends} times")
+        if said != len(owed) - 1:
+            findings.timer_problems.append(f"{title}: {said} reminders in {phase}, owed {len(owed) - 1}")
+
+
+def reminders_by_phase(posts: list[tuple[list[str], str]]) -> Counter[Phase]:
+    """How many 'N minutes left' the plenum got in each phase: those after the phase's
+    announcement and before the next one's (a conversation's messages keep their order)."""
+    titles = {phase_title(p): p for p in PHASES}
+    current: Phase | None = None
+    counts: Counter[Phase] = Counter()
+    for headings, texts in posts:
+        current = next((titles[h] for h in headings if h in titles), current)
+        if current is not None and any(p.search(texts) for p in REMINDERS):
+            counts[current] += 1
+    return counts
