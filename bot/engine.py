@@ -14,6 +14,7 @@ from bot.effects import PostPrivate
 from bot.events import Action, Command, Event, FormSubmitted, MemberJoined, TimerFired
 from bot.flow import (
     ambitions,
+    board,
     followup,
     goals,
     grouping,
@@ -51,6 +52,7 @@ COMMANDS: Mapping[str, Callable[[Turn, Sequence[str]], None]] = {
     "mine": followup.my_goals,
     "reminders": followup.open_settings,
     "specialist": specialists.name,
+    "board": board.command,
 }
 # Commands that make sense in a conversation that is not (yet) part of the workshop (`mine`
 # answers in the person's own chat with the bot, wherever it is asked).

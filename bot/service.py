@@ -25,6 +25,7 @@ class Result:
 class Defaults:
     language: str = "da"
     timezone: str = "Europe/Copenhagen"
+    public_url: str = ""  # where browsers reach the server, for the links the bot gives
 
 
 class WorkshopService:
@@ -63,7 +64,8 @@ class WorkshopService:
         """The leading events that are for one workshop; at least the first."""
         with self._units() as uow:
             now = self._clock.now()
-            ctx = Context(now=now, language=self._defaults.language, timezone=self._defaults.timezone)
+            ctx = Context(now=now, language=self._defaults.language, timezone=self._defaults.timezone,
+                          public_url=self._defaults.public_url)
             before: Workshop | None = None
             state: Workshop | None = None
             loaded, seen, results = False, set[str](), list[Result]()

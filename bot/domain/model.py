@@ -252,6 +252,8 @@ class Workshop(Record):
     reminder_cadence: str = "monthly"  # follow-up check-ins: "monthly", "fortnightly" or "quarterly"
     work_start: int = 8  # follow-up reminders only from this hour to `work_end`, on working days
     work_end: int = 16
+    # The plenum board's link (GET /board/<token>): unguessable, None while no link is open.
+    board_token: str | None = None
     members: Mapping[str, Member] = field(default_factory=dict)
     groups: Mapping[str, Group] = field(default_factory=dict)
     conversations: Mapping[str, Conversation] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from bot.i18n import Translator
 from bot.ui import Block, Fields, Heading, Message, Note, Progress
 
 FACILITATOR_COMMANDS = ("new", "group", "measures", "start", "next", "extend", "pause", "resume",
-                        "groups", "move", "split", "setup", "plan", "close")
+                        "groups", "move", "split", "setup", "plan", "board", "close")
 EVERYONE_COMMANDS = ("join", "status", "mine", "help")
 
 

@@ -7,6 +7,7 @@ turn and sends only the refusal to the person, so bad input changes nothing else
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -44,6 +45,10 @@ class Context:
     now: datetime  # aware, UTC
     language: str = "da"  # for people who are not in a workshop yet
     timezone: str = "Europe/Copenhagen"
+    public_url: str = ""  # where people's browsers reach the server (links to the board)
+    # The outside world's randomness, handed in like `now`, so the engine stays a function of
+    # its inputs: a link no one can guess is derived from it (see bot.flow.board).
+    entropy: str = field(default_factory=lambda: secrets.token_hex(32))
 
 
 @dataclass(frozen=True)

@@ -84,10 +84,11 @@ class SqlWorkshops:
         self.cache = cache
         self.saved: list[Workshop] = []  # for the cache, once the transaction has committed
 
-    def get(self, workshop_id: str) -> Workshop | None:
+    def get(self, workshop_id: str, lock: bool = True) -> Workshop | None:
         # Locked until the transaction ends: handlers of one workshop take turns instead of
         # racing (PostgreSQL; SQLite's BEGIN IMMEDIATE already lets one writer in at a time).
-        root = self.session.get(WorkshopRow, workshop_id, with_for_update=True)
+        # A reader that changes nothing (the plenum board) takes no lock, so it never waits.
+        root = self.session.get(WorkshopRow, workshop_id, with_for_update=lock)
         if root is None:
             return None
         cached = self.cache.get(workshop_id, root.version) if self.cache else None

@@ -109,6 +109,7 @@ class WorkshopRow(Base):
     reminder_cadence: Mapped[str] = mapped_column(String(20), default="monthly")
     work_start: Mapped[int] = mapped_column(Integer, default=8)
     work_end: Mapped[int] = mapped_column(Integer, default=16)
+    board_token: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     version: Mapped[int] = mapped_column(Integer)
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -18,9 +18,9 @@ TYPED = {"new": "new Another", "group": "group E", "setup": "setup", "start": "s
          "next": "next", "extend": "extend 5", "pause": "pause", "resume": "resume", "join": "join E",
          "groups": "groups", "split": "split E", "move": "move Anders S", "status": "status",
          "help": "help", "plan": "plan", "measures": "measures", "close": "close", "mine": "mine goals",
-         "reminders": "reminders", "specialist": "specialist"}
+         "reminders": "reminders", "specialist": "specialist", "board": "board"}
 FACILITATOR_ONLY = {"group", "setup", "start", "next", "extend", "pause", "resume", "groups", "split",
-                    "move", "plan", "measures", "close", "reminders", "specialist"}
+                    "move", "plan", "measures", "close", "reminders", "specialist", "board"}
 ROLES = {"member of the group": ("Anders", "org-1"), "member of another group": ("Hanne", "org-1"),
          "in no group": ("Zoe", "org-1"), "another workspace": ("Mette", "org-2")}
 
