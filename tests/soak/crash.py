@@ -37,7 +37,7 @@ from tests.e2e.teams_driver import TeamsService
 from tests.fakes.slack_api import TOKEN
 from tests.fakes.teams_api import APP_ID, APP_PASSWORD, TENANT_ID
 from tests.soak.checks import Findings, check
-from tests.soak.process import Serve, free_port
+from tests.soak.process import Serve, free_port, snapshot
 from tests.soak.remote import Link, RemoteSlack, RemoteTeams, SoakTeamsService, Traffic
 from tests.soak.script import DURATIONS, MEASURES, PEOPLE, SlackRun, TeamsRun, WorkshopRun
 from tests.soak.serve import PORT_VARIABLE, UNPACED_VARIABLE
@@ -206,7 +206,9 @@ async def soak(options: Options) -> Report:
         with database(options, workdir) as url:
             report.database = describe(url)
             port = free_port()
-            serve = Serve(serve_environment(url, port, slack, teams, options.time_scale, options.paced), workdir, port)
+            code = snapshot(workdir / "code")
+            serve = Serve(serve_environment(url, port, slack, teams, options.time_scale, options.paced),
+                          workdir, port, code)
             report.log = serve.log
             await _run(serve, slack, teams, options, report, runs)
             store = open_store(url, migrate=False)
@@ -233,17 +235,29 @@ async def _run(serve: Serve, slack: SlackWorkspace, teams: TeamsService, options
             link = Link(serve, session)
             done = asyncio.Event()
             killer = asyncio.create_task(kill_at_random(serve, session, rng, options, done, report))
-            try:
-                await play_rounds(link, slack, teams, options, report, runs)
-            except Exception as error:  # noqa: BLE001 - the checks still say what was lost
-                report.failure = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=6)}"
+            play = asyncio.create_task(play_rounds(link, slack, teams, options, report, runs))
+            # A process that cannot start again (the killer fails) ends the soak at once, rather
+            # than leaving the script waiting for answers that cannot come
+            await asyncio.wait([killer, play], return_when=asyncio.FIRST_EXCEPTION)
+            if killer.done() and killer.exception() is not None:
+                play.cancel()
+            report.failure += await _outcome(play, "the script")
             done.set()
-            await killer  # a restart under way finishes first
+            report.failure += await _outcome(killer, "the killer")  # a restart under way finishes first
             if not report.failure:
                 await link.settle()
             report.traffic, report.error_bodies = link.traffic, link.error_bodies
     finally:
         serve.stop()
+
+
+async def _outcome(task: asyncio.Task[None], what: str) -> str:
+    """"" if the task ended well, else what stopped it (the checks still say what was lost)."""
+    try:
+        await task
+    except BaseException as error:  # noqa: BLE001 - a cancelled script is a failure too
+        return f"{what}: {type(error).__name__}: {error}\n{traceback.format_exc(limit=6)}"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,18 @@ POLL_SECONDS = 0.05
 SETTINGS = frozenset(Settings.model_fields)  # lower case, as the environment variables' names fold
 
 
+PACKAGES = ("bot", "adapters", "tests")  # what serve and its launcher import from the repository
+
+
+def snapshot(into: Path) -> Path:
+    """The repository's code as it is now, copied: every restart of a soak runs the same code,
+    although the working tree (shared with others) may change while the soak runs."""
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, into / package, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules"))
+    return into
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -33,11 +46,13 @@ def free_port() -> int:
 @dataclass
 class Serve:
     """`python -m tests.soak.serve serve` (the real command line) in a working directory of its
-    own, so that no .env file of the repository is read. Its output goes to `log`."""
+    own, so that no .env file of the repository is read, on the code in `code` (a snapshot;
+    default: the repository itself). Its output goes to `log`."""
 
     env: Mapping[str, str]
     workdir: Path
     port: int = field(default_factory=free_port)
+    code: Path = REPO
     starts: int = 0
     kills: int = 0
     down_seconds: float = 0.0  # from each kill until /healthz answered again
@@ -58,7 +73,7 @@ class Serve:
     def start(self) -> None:
         # the bot's own settings come from `env` alone, never from the caller's environment
         inherited = {k: v for k, v in os.environ.items() if k.casefold() not in SETTINGS}
-        env = {**inherited, **self.env, "PYTHONPATH": str(REPO)}
+        env = {**inherited, **self.env, "PYTHONPATH": str(self.code)}
         with self.log.open("ab") as log:
             log.write(f"\n=== start {self.starts + 1} ===\n".encode())
             log.flush()
@@ -101,6 +116,10 @@ class Serve:
                 pass
             await asyncio.sleep(POLL_SECONDS)
         raise TimeoutError(f"serve did not answer /healthz within {timeout:.0f} s; see {self.log}")
+
+    def exited(self) -> bool:
+        """Whether the process ended on its own (not killed by us, or not yet started again)."""
+        return self._process is not None and self._process.poll() is not None
 
     async def restart(self, session: aiohttp.ClientSession) -> float:
         """Kill and start again, as a supervisor would at once; returns the seconds it was down."""
