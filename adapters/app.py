@@ -61,8 +61,11 @@ def units(store: Store) -> Callable[[], SqlUnitOfWork]:
     return lambda: SqlUnitOfWork(store.sessions, store.workshops)
 
 
-def build_service(store: Store, clock: Clock, settings: Settings) -> WorkshopService:
-    return WorkshopService(units(store), clock, Defaults(settings.bot_language, settings.bot_timezone))
+def build_service(store: Store, clock: Clock, settings: Settings, public_url: str = "") -> WorkshopService:
+    """`public_url`: where browsers reach this server, for the board's links (default:
+    PUBLIC_BASE_URL)."""
+    return WorkshopService(units(store), clock, Defaults(settings.bot_language, settings.bot_timezone,
+                                                         public_url or settings.public_base_url))
 
 
 def plan_files(store: Store, clock: Clock) -> PlanFiles:
@@ -139,11 +142,11 @@ class Runtime:
 
 
 def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
-                  deliverer: Deliverer) -> Runtime:
+                  deliverer: Deliverer, public_url: str = "") -> Runtime:
     clock: ScaledClock | SystemClock = (
         ScaledClock(datetime.now(UTC), settings.bot_time_scale) if settings.bot_time_scale
         else SystemClock())
-    service = build_service(store, clock, settings)
+    service = build_service(store, clock, settings, public_url)
     scheduler = create_scheduler(store.engine)
     timers = JobStoreTimers(scheduler, clock)
     worker = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock),

@@ -14,14 +14,16 @@ from pydantic import ValidationError
 from aiohttp import web
 from rich.console import Console
 
-from adapters.app import (PlatformRouter, open_store, plan_files, platform_deliverers, start_runtime,
-                          units)
+from adapters.app import (PlatformRouter, Store, open_store, plan_files, platform_deliverers,
+                          start_runtime, units)
 from adapters.config import Settings
 from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
 from adapters.console.demo_own import OwnMeasuresDemo
 from adapters.console.repl import Repl
 from adapters.server import adapter_status, build_app
+from adapters.web.local import board_server, listen
+from adapters.web.local import url_of as board_url
 from bot.clock import SystemClock
 from bot.events import SharedFile
 from bot.flow.imported import describe as describe_measures
@@ -85,16 +87,32 @@ def _own_measures_demo(chat: ConsoleChat, out: Console, language: str, path: Pat
 
 
 @app.command()
-def console(lang: Lang = typer.Option(None, help="Default language for new workshops.")) -> None:
+def console(lang: Lang = typer.Option(None, help="Default language for new workshops."),
+            board_port: int = typer.Option(3978, help="Where the plenum board is served, on "
+                                           "127.0.0.1 (a free port if this one is taken)."),
+            board: bool = typer.Option(True, "--board/--no-board",
+                                       help="Serve the plenum board beside the console.")) -> None:
     """Run a workshop interactively: act as anyone (`as <name>`), fast-forward time (`ff 10`)."""
     settings = _settings(**({"bot_language": lang.value} if lang else {}))
     out = Console(highlight=False, soft_wrap=True)
     store = open_store(settings.database_url)
     try:
-        chat = console_chat(settings, store, out, org="console")
-        asyncio.run(Repl(chat, out, input).run())
+        asyncio.run(_console(settings, store, out, board_port if board else None))
     finally:
         store.close()
+
+
+async def _console(settings: Settings, store: Store, out: Console, board_port: int | None) -> None:
+    """The console's chat, and beside it on this machine the board its links open."""
+    if board_port is None:
+        await Repl(console_chat(settings, store, out, org="console"), out, input).run()
+        return
+    sock = listen(board_port)
+    url = board_url(sock)
+    chat = console_chat(settings, store, out, org="console", public_url=url)
+    async with board_server(sock, store.sessions, store.workshops, chat.clock, settings.bot_language):
+        out.print(chat.t("console.board", url=url, word=chat.t("command.board")))
+        await Repl(chat, out, input).run()
 
 
 @app.command()
@@ -130,20 +148,29 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)
     router = PlatformRouter({})
-    runtime = start_runtime(store, settings, scheduler, router)
+    public_url = settings.public_base_url or f"http://{_reachable(host)}:{port}"
+    runtime = start_runtime(store, settings, scheduler, router, public_url)
     router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
                                                teams_without_auth))
     log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
              else "scheduled here, run by the process started with --scheduler")
     if settings.bot_time_scale:
         log.info("time runs %sx as fast as real time (BOT_TIME_SCALE)", settings.bot_time_scale)
-    log.info("listening on http://%s:%s (/healthz, /readyz)", host, port)
+    log.info("listening on http://%s:%s (/healthz, /readyz, /board/<token>)", host, port)
+    if not settings.public_base_url:
+        log.info("board links point at %s (set PUBLIC_BASE_URL to the address people's browsers "
+                 "reach)", public_url)
     try:
         web.run_app(build_app(store, settings, runtime, slack_socket_mode, teams_without_auth),
                     host=host, port=port, print=None)
     finally:
         runtime.stop()
         store.close()
+
+
+def _reachable(host: str) -> str:
+    """A host for links: listening on every interface, this machine's name is the best guess."""
+    return socket.gethostname() if host in ("", "0.0.0.0", "::") else host
 
 
 @app.command()

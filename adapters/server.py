@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from adapters.app import Runtime, Store, plan_files
 from adapters.config import Settings
+from adapters.web.routes import mount_board
 from bot.clock import SystemClock
 from bot.store.outbox import OutboxState
 
@@ -69,6 +70,9 @@ def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    # The plenum board: on every server, so any process can show any workshop's board.
+    mount_board(app, store.sessions, store.workshops, runtime.clock if runtime else SystemClock(),
+                settings.bot_language)
     if runtime is not None and settings.slack_on:
         _mount_slack(app, settings, runtime, slack_socket_mode)
     if runtime is not None and (settings.teams_on or teams_without_auth):

@@ -33,16 +33,17 @@ _MENTION = re.compile(r"(?<!\S)@(\w[\w-]*)")  # `@hans` as a word of its own: no
 
 
 def console_chat(settings: Settings, store: Store, out: Console, org: str,
-                 plan_out: Path | None = None) -> ConsoleChat:
+                 plan_out: Path | None = None, public_url: str = "") -> ConsoleChat:
     """A console workshop on the store, with a hand-moved clock that starts at nine today.
 
-    Plan files go to `plan_out`, or under their own name into the working directory.
+    Plan files go to `plan_out`, or under their own name into the working directory;
+    `public_url` is where the console's board server is (for the board's link).
     """
     zone = ZoneInfo(settings.bot_timezone)
     nine = datetime.combine(datetime.now(zone).date(), time(9), zone)
     clock = ScaledClock(nine, settings.bot_time_scale) if settings.bot_time_scale else ManualClock(nine)
     saver = PlanSaver(plan_files(store, clock), Path.cwd(), plan_out)
-    return ConsoleChat(build_service(store, clock, settings), store.outbox, clock, out,
+    return ConsoleChat(build_service(store, clock, settings, public_url), store.outbox, clock, out,
                        settings.bot_language, org, saver)
 
 
