@@ -64,7 +64,8 @@ class Poster:
 @dataclass(frozen=True)
 class Column:
     area: str  # "E", "S" or "G"
-    title: str
+    name: str  # the area's name ("Miljø")
+    title: str  # both ("E – Miljø")
     done: int  # målepunkter done by the progress strip's measure (0 where it has none)
     posters: tuple[Poster, ...]
 
@@ -119,7 +120,8 @@ def phase_title(t: Translator, phase: Phase) -> str:
 def _column(ws: Workshop, t: Translator, area: Area, kind: str) -> Column:
     measures = sorted((m for m in ws.measures.values() if m.area == area), key=lambda m: m.position)
     posters = tuple(_poster(ws, t, m) for m in measures)
-    return Column(area=area.value, title=t("board.area", area=area.value, name=t(f"area.{area}")),
+    return Column(area=area.value, name=t(f"area.{area}"),
+                  title=t("board.area", area=area.value, name=t(f"area.{area}")),
                   done=sum(1 for m in measures if _done(ws, m, kind)), posters=posters)
 
 
