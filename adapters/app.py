@@ -125,6 +125,9 @@ def platform_deliverers(store: Store, settings: Settings, submit: Callable[[Even
     return deliverers
 
 
+CLOCK_KEY = "clock:scaled"  # in the platform memory: "<real set-off> <workshop time then> <scale>"
+
+
 @dataclass
 class Runtime:
     """What `serve` runs beside its HTTP endpoints: the service, the outbox dispatcher on its
@@ -141,10 +144,23 @@ class Runtime:
         self.worker.stop()
 
 
+def scaled_clock(memory: PlatformMemory, scale: float) -> ScaledClock:
+    """Workshop time that goes on across restarts: it runs from where the first process of
+    this database and scale set it off, so a restarted server does not turn it back behind
+    the phase ends and timers its former life stored (BOT_TIME_SCALE is for demos and soaks)."""
+    real = datetime.now(UTC)
+    kept = (memory.get(CLOCK_KEY) or "").split()
+    if len(kept) == 3 and float(kept[2]) == scale:
+        set_off, started = datetime.fromisoformat(kept[0]), datetime.fromisoformat(kept[1])
+        return ScaledClock(started + (real - set_off) * scale, scale)
+    memory.put(CLOCK_KEY, f"{real.isoformat()} {real.isoformat()} {scale}")
+    return ScaledClock(real, scale)
+
+
 def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
                   deliverer: Deliverer, public_url: str = "") -> Runtime:
     clock: ScaledClock | SystemClock = (
-        ScaledClock(datetime.now(UTC), settings.bot_time_scale) if settings.bot_time_scale
+        scaled_clock(store.memory, settings.bot_time_scale) if settings.bot_time_scale
         else SystemClock())
     service = build_service(store, clock, settings, public_url)
     scheduler = create_scheduler(store.engine)

@@ -55,8 +55,6 @@ async def test_serve_killed_at_random_loses_nothing_and_sends_nothing_twice(data
     assert findings.unfinished == [], said
 
 
-@pytest.mark.xfail(strict=True, reason="defect: with BOT_TIME_SCALE a restarted serve starts the "
-                   "workshop clock again at the real time, behind the times the killed process stored")
 def test_a_restart_under_bot_time_scale_does_not_turn_the_workshop_clock_back(tmp_path: Path) -> None:
     """What the soak sees as a phase whose end comes late after each restart, by about as long
     as the killed process had run: its timers were set on a clock that ran ahead of real time,
