@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Mapping
 from functools import partial
 
@@ -37,6 +38,21 @@ HEADERS: Mapping[str, str] = {
     "X-Content-Type-Options": "nosniff",
 }
 NO_STORE = {**HEADERS, "Cache-Control": "no-store"}
+_TOKEN_IN_PATH = re.compile(r"/board/[^/\s?\"]+")
+
+
+class HideTokens(logging.Filter):
+    """The access log names requests, not the board's key: whoever reads the log must not be
+    able to open the board with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "/board/" in str(record.msg):
+            record.msg = _TOKEN_IN_PATH.sub("/board/…", record.getMessage())
+            record.args = ()
+        return True
+
+
+HIDE_TOKENS = HideTokens()
 
 
 class Boards:
@@ -62,6 +78,7 @@ class Boards:
 def mount_board(app: web.Application, sessions: sessionmaker[Session], cache: WorkshopCache | None,
                 clock: Clock, language: str) -> None:
     """The board's routes on `app`; `language`: for a link that opens no workshop."""
+    logging.getLogger("aiohttp.access").addFilter(HIDE_TOKENS)  # the same filter once, however often mounted
     store = Boards(sessions, cache)
     watch = BoardWatch(lambda ids: store.versions(list(ids)), store.load, clock)
     app[WATCH] = watch

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -163,3 +164,10 @@ async def test_the_countdown_follows_the_servers_clock_when_it_jumps(running: Ru
         _, after = await next_event(stream)
     assert before["ends_at"] == after["ends_at"]  # the phase's end did not move; the server's now did
     assert datetime.fromisoformat(after["now"]) - datetime.fromisoformat(before["now"]) == timedelta(minutes=3)
+
+
+async def test_the_access_log_never_holds_a_boards_key(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    await running.client.get(running.path)
+    token = running.path.rsplit("/", 1)[1]
+    assert "GET /board/…" in caplog.text and token not in caplog.text
