@@ -104,7 +104,10 @@ class TeamsBot(Bot):
             return
         for event in events:
             result = await self.batcher.handle(event)
-            if isinstance(event, FormSubmitted) and not result.duplicate:
+            if isinstance(event, FormSubmitted):
+                # A duplicate too: it is Teams sending again a submission whose turn may have
+                # died between storing it and redrawing its card. Only a submission without
+                # form errors is stored, so the card is drawn as that turn drew it: done.
                 await self._answer_on_card(turn_context, event, result)
         self.wake()
 

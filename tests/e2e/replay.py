@@ -380,14 +380,18 @@ _TEAMS_VOLATILE = frozenset({"id", "replyToId", "timestamp", "localTimestamp", "
 
 def teams_shown(teams: TeamsWorkshop) -> Json:
     """Per conversation, each message the bot posted, in the order posted, with every version
-    of it (the post, then each update in order); and the conversations it created. Updates of
+    of it (the post, then each update that changed it, in order; a Teams re-send of a form
+    redraws its card as it was); and the conversations it created. Updates of
     different messages are not ordered against each other: a form card is redrawn in the
     submission's own request while the outbox updates other cards on its own thread."""
     names = names_for_ids(workshops(teams.store))
     messages: dict[str, list[Json]] = defaultdict(list)
     for (conversation, _), posted in list(teams.fake.posted.items()):
-        versions = [{k: v for k, v in version.items() if k not in _TEAMS_VOLATILE}
-                    for version in posted.versions]
+        versions: list[Json] = []
+        for version in posted.versions:
+            shown = {k: v for k, v in version.items() if k not in _TEAMS_VOLATILE}
+            if not versions or versions[-1] != shown:  # the same card drawn again shows nothing new
+                versions.append(shown)
         messages[channel_of(conversation)].append({"versions": versions, "deleted": posted.deleted})
     created = sorted(({k: v for k, v in call.body.items() if k not in _TEAMS_VOLATILE}
                       for call in teams.fake.calls_to("create", ok_only=True) if isinstance(call.body, dict)),

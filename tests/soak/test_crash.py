@@ -77,9 +77,6 @@ def test_a_restart_under_bot_time_scale_does_not_turn_the_workshop_clock_back(tm
         store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a Teams form card saved by a turn that was killed "
-                   "before it answered is never redrawn: Teams' resend is a duplicate, and only a "
-                   "turn that handled the submission redraws its card")
 async def test_a_form_saved_as_serve_is_killed_loses_its_button_once_teams_sends_it_again(
         tmp_path: Path) -> None:
     """The submission is stored, then the turn redraws the card (without its button) before
