@@ -65,7 +65,9 @@ async def shot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path))
-    print(f"board screenshot: {path}")
+    sizes = await fits(page) if await page.locator(".areas").count() else {}
+    print(f"board screenshot: {path}"
+          + (f" (type {sizes['root']:.1f} px, smallest {sizes['smallest']:.1f} px)" if sizes else ""))
     return path
 
 
