@@ -73,7 +73,10 @@ def _goal_form(turn: Turn, measure_id: str, goal: SmartGoal | None) -> Form:
         intro=t("goal.form_intro", name=measure.name,
                 sentence=ambition.sentence if ambition else t("ambition.missing")),
         args={"workshop": turn.ws.id, "seq": str(turn.ws.phase_seq), "m": measure_id,
-              "goal": goal.id if goal else "", "version": str(goal.version if goal else 0)},
+              "goal": goal.id if goal else "", "version": str(goal.version if goal else 0),
+              # A new goal's id comes with its form: in Teams one form card in the channel can
+              # be sent by two members, and the second must hear of the first, not add a twin.
+              **({} if goal else {"new": _new_id(turn)})},
         fields=(
             FormField("text", t("goal.text"), FieldKind.LONG_TEXT, required=True,
                       value=goal.text if goal else "", max_length=MAX_GOAL, hint=t("goal.text_hint")),
@@ -110,8 +113,11 @@ def save(turn: Turn, args: Mapping[str, str], values: Mapping[str, str]) -> None
         require_unchanged(turn, args, old.version, old.updated_by)
         goal = turn.save(replace(old, **fields))
     else:
+        goal_id = args.get("new") or _new_id(turn)
+        if twin := turn.ws.goals.get(goal_id):  # this very form was saved by someone else
+            require_unchanged(turn, args, twin.version, twin.updated_by)
         _room_for_one_more(turn, measure.id, measure.name)  # someone may have added one meanwhile
-        goal = turn.save(SmartGoal(id=_new_id(turn), measure_id=measure.id,
+        goal = turn.save(SmartGoal(id=goal_id, measure_id=measure.id,
                                    number=_free_number(turn, measure.id), author=turn.actor, **fields))
     _show(turn, goal, new=old is None)
 

@@ -328,9 +328,7 @@ async def test_two_members_saving_one_goal_at_once_one_wins_the_other_is_told(
 
 @pytest.mark.parametrize("form", [
     "edit_goal",
-    pytest.param("add_goal", marks=pytest.mark.xfail(strict=True, reason=(
-        "a new goal's id comes from the submission's id, so one new-goal card submitted with "
-        "two texts makes two goals, and the second member is not told"))),
+    "add_goal",
 ])
 async def test_one_goal_card_submitted_by_two_members_at_once_saves_one_goal_in_teams(
         form: str, databases: Callable[[str], str], tmp_path: Path) -> None:
