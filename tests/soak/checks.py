@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from adapters.app import Store
 from bot.domain.model import AmbitionStatus, Phase, Workshop
 from bot.store.repository import SqlWorkshops
-from bot.store.tables import OutboxRow, WorkshopRow
+from bot.store.tables import OutboxRow, ProcessedEventRow, WorkshopRow
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.teams_api import FakeTeamsApi
 from tests.invariants import violations
@@ -50,6 +50,7 @@ class Findings:
     timers_owed: int = 0
     timers_fired: int = 0
     timer_problems: list[str] = field(default_factory=list)
+    reminders_late: int = 0  # due while serve was down, fired after the phase's end: silent
     unfinished: list[str] = field(default_factory=list)
 
     @property
@@ -64,6 +65,7 @@ def check(store: Store, runs: Iterable[WorkshopRun], slack: FakeSlackApi, teams:
     _outbox(store, findings)
     _items(slack, teams, findings)
     workshops = _workshops(store)
+    fired = _fired_timers(store)
     for run in runs:
         expected = run.expected
         ws = workshops.get(expected.title)
@@ -75,7 +77,7 @@ def check(store: Store, runs: Iterable[WorkshopRun], slack: FakeSlackApi, teams:
         if not expected.finished or ws.phase != Phase.FOLLOW_UP:
             findings.unfinished.append(f"{expected.title}: in phase {ws.phase}, the script "
                                        f"{'finished' if expected.finished else 'did not finish'}")
-        _timers(run, findings)
+        _timers(run, findings, fired.get(ws.id, {}))
     return findings
 
 
@@ -169,22 +171,52 @@ def _teams_calls(fake: FakeTeamsApi) -> tuple[list[tuple[str, str]], int]:
 # --- timers: each owed one said its piece once ---------------------------------------------
 
 
-def _timers(run: WorkshopRun, findings: Findings) -> None:
+Fired = dict[tuple[int, str], datetime]  # (phase's seq, mark) → when its event was handled
+
+
+def _fired_timers(store: Store) -> dict[str, Fired]:
+    """Each workshop's phase timers that fired, from the events the bot handled (an event id
+    is handled once: `timer:<ws>:phase:<mark>:gen=…:mark=…:seq=<n>:workshop=…`)."""
+    fired: dict[str, Fired] = {}
+    with store.sessions() as session:
+        for workshop_id, event_id, at in session.execute(
+                select(ProcessedEventRow.workshop_id, ProcessedEventRow.event_id, ProcessedEventRow.handled_at)
+                .where(ProcessedEventRow.event_id.like("timer:%:phase:%"))):
+            args = dict(part.split("=", 1) for part in event_id.split(":") if "=" in part)
+            fired.setdefault(workshop_id, {})[(int(args["seq"]), args["mark"])] = at
+    return fired
+
+
+def _timers(run: WorkshopRun, findings: Findings, fired: Fired) -> None:
+    """Each owed timer fired once; the end was told once; a reminder spoke unless it could
+    only fire after the phase had ended (the server was down when it was due: the end says
+    it then, bot/flow/nudges.remind)."""
     title, durations = run.expected.title, run.expected.durations
     private = run.private_texts(run.facilitator)
     reminders = reminders_by_phase(run.plenum_posts())
-    for phase in PHASES:
+    for seq, phase in enumerate(PHASES, start=1):  # the script runs them in order, no extend
         if phase not in run.expected.phases_done:
             continue  # the script did not get this far: `unfinished` says so
         owed = marks(phase, durations[phase])
         findings.timers_owed += len(owed)
+        findings.timers_fired += sum((seq, mark) in fired for mark in owed)
+        findings.timer_problems += [f"{title}: the {mark} timer of {phase} never fired"
+                                    for mark in owed if (seq, mark) not in fired]
         ends = sum(time_up_text(phase) in text for text in private)
-        said = reminders.get(phase, 0)
-        findings.timers_fired += min(ends, 1) + min(said, len(owed) - 1)
         if ends != 1:
             findings.timer_problems.append(f"{title}: the end of {phase} was told {ends} times")
-        if said != len(owed) - 1:
-            findings.timer_problems.append(f"{title}: {said} reminders in {phase}, owed {len(owed) - 1}")
+        late = [mark for mark in owed[:-1] if _late(fired, seq, mark)]
+        findings.reminders_late += len(late)
+        said = reminders.get(phase, 0)
+        if not len(owed) - 1 - len(late) <= said <= len(owed) - 1:
+            findings.timer_problems.append(
+                f"{title}: {said} reminders in {phase}, owed {len(owed) - 1} ({len(late)} fired late)")
+
+
+def _late(fired: Fired, seq: int, mark: str) -> bool:
+    """Whether the `mark`-minute reminder fired less than `mark` minutes before the end."""
+    at, end = fired.get((seq, mark)), fired.get((seq, "end"))
+    return at is not None and end is not None and (end - at).total_seconds() < int(mark) * 60 - 30
 
 
 def reminders_by_phase(posts: list[tuple[list[str], str]]) -> Counter[Phase]:
