@@ -622,6 +622,8 @@ class FakeTeamsApi:
                 return self._answer(call, {"error": {"code": "BadArgument", "message": "activity required"}}, 400)
             root = self._new_id()
             conversation_id = f"{channel};messageid={root}"
+            if item := call.headers.get(ITEM_HEADER):  # a thread's opening post is a message too
+                self._items.append((conversation_id, item))
             self.posted[(conversation_id, root)] = Posted(conversation_id, root, {**activity, "id": root},
                                                           None, [{**activity, "id": root}])
             return self._answer(call, {"id": conversation_id, "activityId": root, "serviceUrl": self.service_url})

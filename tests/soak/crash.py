@@ -105,7 +105,7 @@ class Report:
             f"invariant violations: {len(f.violations)}",
             f"undelivered at the end: {len(f.undelivered)}",
             f"timers owed: {f.timers_owed}, fired once: {f.timers_fired}, problems: {len(f.timer_problems)}; "
-            f"reminders due while down and fired after their phase's end (silent): {f.reminders_late}",
+            f"reminders that fired late, due while serve was down: {f.reminders_late}",
             f"elapsed: {self.elapsed:.1f} s (steps, summed over workshops: "
             + ", ".join(f"{k} {v:.0f} s" for k, v in self.step_seconds.items()) + ")",
             *(f"  FAILED: {self.failure}" for _ in [0] if self.failure),
