@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import socket
 import uuid
@@ -144,7 +145,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         raise typer.Exit(2)
     # The same process restarted (after a crash, a deploy) takes over its own unfinished
     # deliveries at once, instead of waiting out the claims of its former life.
-    store = open_store(settings.database_url, owner=f"serve@{socket.gethostname()}:{port}")
+    store = open_store(settings.database_url, owner=serve_owner(socket.gethostname(), port))
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)
     router = PlatformRouter({})
@@ -171,6 +172,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
 def _reachable(host: str) -> str:
     """A host for links: listening on every interface, this machine's name is the best guess."""
     return socket.gethostname() if host in ("", "0.0.0.0", "::") else host
+
+
+def serve_owner(host: str, port: int) -> str:
+    """This server's name to the outbox's claims: the same after a restart, and short enough
+    for their column (64) however long the host's name is."""
+    name = f"serve@{host}:{port}"
+    return name if len(name) <= 64 else f"serve@{hashlib.sha256(host.encode()).hexdigest()[:32]}:{port}"
 
 
 @app.command()

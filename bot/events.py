@@ -84,14 +84,27 @@ def timer_fired(timer: str, args: Mapping[str, str], late: bool = False) -> Time
 
 E = TypeVar("E", bound=Event)
 NUL = "\x00"
+# What the store keeps of an id (bot/store/tables.py): a longer one is no platform's, and
+# cutting it short could make it another's, so such an event is not handled at all.
+MAX_ID, MAX_EVENT_ID, MAX_NAME = 200, 400, 200
 
 
 def storable(event: E) -> E:
-    """`event` without a NUL character in any of its texts. No platform means one and no
-    screen shows one, but PostgreSQL cannot store one: a name or an id with a NUL in it failed
-    the whole request, and the platform's retry of it failed the same way."""
+    """`event` without a NUL character in any of its texts, and with a name the store can keep.
+    No platform means a NUL and no screen shows one, but PostgreSQL cannot store one: a name or
+    an id with a NUL in it failed the whole request, and the platform's retry of it the same way."""
     cleaned: E = _without_nul(event)
+    if len(cleaned.actor.name) > MAX_NAME:  # a name is only shown: the start of it will do
+        cleaned = replace(cleaned, actor=replace(cleaned.actor, name=cleaned.actor.name[:MAX_NAME]))
     return cleaned
+
+
+def oversized(event: Event) -> str | None:
+    """Which of the event's ids is longer than the store keeps, or None."""
+    ids = {"event id": (event.event_id, MAX_EVENT_ID), "org": (event.org, MAX_ID),
+           "conversation": (event.conversation, MAX_ID), "actor": (event.actor.id, MAX_ID),
+           "workshop": (event.workshop_id, 64)}
+    return next((name for name, (value, limit) in ids.items() if len(value) > limit), None)
 
 
 def _without_nul(value: Any) -> Any:

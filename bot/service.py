@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot import engine
 from bot.domain.model import Workshop
-from bot.events import Command, Event, storable
+from bot.events import Command, Event, oversized, storable
 from bot.flow.turn import Context
 from bot.ports import Clock, ConcurrencyConflict, UnitOfWork
 
 ATTEMPTS = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ class WorkshopService:
                     loaded = False  # nothing changed yet: look it up afresh, in this transaction
                 if event.event_id in seen or event.event_id in handled:
                     results.append(Result(duplicate=True))
+                    continue
+                if (too_long := oversized(event)) is not None:  # PostgreSQL would refuse the lot
+                    log.warning("ignored an event whose %s is longer than any platform's", too_long)
+                    results.append(Result())
                     continue
                 if not loaded:
                     before = state = _load(uow, event)

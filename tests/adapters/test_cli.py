@@ -212,3 +212,12 @@ def test_teams_package_says_which_setting_is_missing_or_wrong(
     assert ("MICROSOFT_APP_ID" if app_id != "2f1b0c9e-1111-4222-8333-444455556666"
             else "PUBLIC_BASE_URL") in result.output
     assert not (tmp_path / "app.zip").exists()
+
+
+def test_serve_claims_the_outbox_under_a_name_its_column_keeps_and_a_restart_finds_again() -> None:
+    from adapters.cli import serve_owner
+
+    long_host = "ambition-bot-7d9f8c6b5-xk2lp." + "cluster-node." * 10 + "example.org"
+    assert serve_owner("web-1", 3978) == "serve@web-1:3978"
+    assert len(serve_owner(long_host, 3978)) <= 64
+    assert serve_owner(long_host, 3978) == serve_owner(long_host, 3978) != serve_owner(long_host, 3979)
