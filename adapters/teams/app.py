@@ -151,7 +151,9 @@ class TeamsBot(Bot):
     async def _answer_on_card(self, turn_context: TurnContext, event: FormSubmitted,
                               result: Result) -> None:
         card_id = turn_context.activity.reply_to_id
-        opened = self.conversations.form(card_id) if card_id else None
+        # It may read the store (and on SQLite wait for a writer): not on the event loop, where
+        # every other request would wait with it (bench/load.py caught it there).
+        opened = await asyncio.to_thread(self.conversations.form, card_id) if card_id else None
         if opened is None:
             return
         form = opened.form
