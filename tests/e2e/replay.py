@@ -25,37 +25,19 @@ import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import create_engine, func, select, text
 
-from adapters.app import (
-    PlatformRouter,
-    Store,
-    open_store,
-    plan_files,
-    platform_deliverers,
-    start_runtime,
-    units,
-)
-from adapters.config import Settings
-from adapters.pacing import Pacer
-from adapters.server import build_app
-from adapters.slack.deliver import SlackDeliverer
-from bot.clock import SystemClock
+from adapters.app import Store, units
 from bot.codec import to_plain
 from bot.domain.model import Workshop
 from bot.store.tables import ChangeRow, OutboxRow, WorkshopRow
-from tests.e2e.slack_driver import SECRET, Shown, SlackWorkshop, user_id
+from tests.e2e.slack_driver import Shown, SlackWorkshop, user_id
 from tests.e2e.teams_driver import Shown as TeamsShown
-from tests.e2e.teams_driver import TeamsWorkshop, _free_port, channel_of
-from tests.fakes.slack_api import APP_TOKEN, TOKEN
-from tests.fakes.teams_api import APP_ID, APP_PASSWORD, TENANT_ID
+from tests.e2e.teams_driver import TeamsWorkshop, channel_of
 
 Mode = Literal["once", "retry", "concurrent"]
 MODES: tuple[Mode, ...] = ("once", "retry", "concurrent")
@@ -106,33 +88,9 @@ class ReplayingSlack(SlackWorkshop):
     (over HTTP: not in Socket Mode)."""
 
     def __init__(self, directory: Path, database_url: str, mode: Mode = "once", **options: Any) -> None:
-        super().__init__(directory, **options)
-        self.database_url = database_url
+        super().__init__(directory, database_url=database_url, **options)
         self.mode = mode
         self._drawn: Shown | None = None  # the message version press_drawn_before presses on
-
-    async def __aenter__(self) -> ReplayingSlack:
-        # SlackWorkshop.__aenter__ with the database named (it always makes a SQLite file)
-        async with AsyncExitStack() as stack:
-            self.fake.start()
-            stack.callback(self.fake.stop)
-            settings = Settings(_env_file=None,  # type: ignore[call-arg]
-                                database_url=self.database_url, slack_bot_token=SecretStr(TOKEN),
-                                slack_signing_secret=SecretStr(SECRET), slack_api_url=self.fake.url,
-                                bot_language=self.language, bot_time_scale=None,
-                                slack_app_token=SecretStr(APP_TOKEN) if self.socket_mode else None)
-            self.store = open_store(settings.database_url)
-            stack.callback(self.store.close)
-            client = AsyncWebClient(token=TOKEN, base_url=self.fake.url)
-            slack = SlackDeliverer(client, plan_files(self.store, SystemClock()).build, interval=0)
-            self.runtime = start_runtime(self.store, settings, False, PlatformRouter({"slack": slack}))
-            stack.callback(self.runtime.stop)
-            app = build_app(self.store, settings, self.runtime, slack_socket_mode=self.socket_mode)
-            self.client = TestClient(TestServer(app, host="127.0.0.1"))
-            await self.client.start_server()
-            stack.push_async_callback(self.client.close)
-            self._stack = stack.pop_all()
-        return self
 
     async def press_drawn_before(self, name: str, channel: str, action: str, **args: str) -> None:
         """Press a button as an earlier version of a message drew it, newest first: a client
@@ -176,35 +134,9 @@ class ReplayingTeams(TeamsWorkshop):
     """TeamsWorkshop on `database_url`; every activity is POSTed as `mode` says."""
 
     def __init__(self, directory: Path, database_url: str, mode: Mode = "once", **options: Any) -> None:
-        super().__init__(directory, **options)
-        self.database_url = database_url
+        super().__init__(directory, database_url=database_url, **options)
         self.mode = mode
         self._drawn: TeamsShown | None = None  # the card version press_drawn_before presses on
-
-    async def _open(self) -> None:
-        # TeamsWorkshop._open with the database named (it always makes a SQLite file)
-        async with AsyncExitStack() as stack:
-            self.port = self.port or _free_port()
-            self.settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
-                database_url=self.database_url, microsoft_app_id=APP_ID,
-                microsoft_app_password=SecretStr(APP_PASSWORD), microsoft_app_tenant_id=TENANT_ID,
-                public_base_url=f"http://127.0.0.1:{self.port}", bot_language=self.language,
-                bot_time_scale=None)
-            self.store = open_store(self.settings.database_url)
-            stack.callback(self.store.close)
-            router = PlatformRouter({})
-            self.runtime = start_runtime(self.store, self.settings, False, router)
-            stack.callback(self.runtime.stop)
-            endpoints = self.fake.endpoints()
-            router.adapters.update(platform_deliverers(self.store, self.settings, self.runtime.service.handle,
-                                                       teams_endpoints=endpoints))
-            router.adapters["teams"].pacer = Pacer(0)  # type: ignore[attr-defined]
-            app = build_app(self.store, self.settings, self.runtime, teams_endpoints=endpoints)
-            self.client = TestClient(TestServer(app, host="127.0.0.1", port=self.port))
-            await self.client.start_server()
-            stack.push_async_callback(self.client.close)
-            self._server = stack.pop_all()
 
     async def press_drawn_before(self, name: str, where: str, action: str, **args: str) -> None:
         """Press a button as an earlier version of a card drew it, newest first: a client that

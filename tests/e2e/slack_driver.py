@@ -174,8 +174,10 @@ class SlackWorkshop:
     """One Slack workspace with the bot installed, and the people in it (see the module doc)."""
 
     def __init__(self, directory: Path, *, team: str = TEAM, language: Literal["da", "en"] = "da",
-                 settle_seconds: float = SETTLE_SECONDS, socket_mode: bool = False) -> None:
+                 settle_seconds: float = SETTLE_SECONDS, socket_mode: bool = False,
+                 database_url: str = "") -> None:
         self.directory = directory
+        self.database_url = database_url or f"sqlite:///{directory / 'slack-e2e.sqlite3'}"
         self.socket_mode = socket_mode  # requests come over Slack's WebSocket, not to the endpoint
         self.team = team
         self.language = language
@@ -196,7 +198,7 @@ class SlackWorkshop:
             self.fake.start()
             stack.callback(self.fake.stop)
             settings = Settings(_env_file=None,  # type: ignore[call-arg]
-                                database_url=f"sqlite:///{self.directory / 'slack-e2e.sqlite3'}",
+                                database_url=self.database_url,
                                 slack_bot_token=SecretStr(TOKEN),
                                 slack_signing_secret=SecretStr(SECRET),
                                 slack_api_url=self.fake.url, bot_language=self.language,

@@ -272,8 +272,9 @@ class TeamsWorkshop:
     """One Teams tenant with the bot installed, and the people in it (see the module doc)."""
 
     def __init__(self, directory: Path, *, language: Literal["da", "en"] = "da",
-                 settle_seconds: float = SETTLE_SECONDS) -> None:
+                 settle_seconds: float = SETTLE_SECONDS, database_url: str = "") -> None:
         self.directory = directory
+        self.database_url = database_url or f"sqlite:///{directory / 'teams-e2e.sqlite3'}"
         self.language = language
         self.settle_seconds = settle_seconds
         self.fake = TeamsService()
@@ -325,8 +326,7 @@ class TeamsWorkshop:
             self.port = self.port or _free_port()  # the same address after a restart
             self.settings = Settings(
                 _env_file=None,  # type: ignore[call-arg]
-                database_url=f"sqlite:///{self.directory / 'teams-e2e.sqlite3'}",
-                microsoft_app_id=APP_ID, microsoft_app_password=SecretStr(APP_PASSWORD),
+                database_url=self.database_url, microsoft_app_id=APP_ID, microsoft_app_password=SecretStr(APP_PASSWORD),
                 microsoft_app_tenant_id=TENANT_ID, public_base_url=f"http://127.0.0.1:{self.port}",
                 bot_language=self.language, bot_time_scale=None)
             self.store = open_store(self.settings.database_url)

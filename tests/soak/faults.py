@@ -296,12 +296,14 @@ def channels(platform: Platform, number: int, round_: int) -> tuple[str, dict[st
             {code: f"19:gruppe-{code.lower()}{tag}@thread.tacv2" for code in PEOPLE})
 
 
-async def slack_round(ws: Workshop, stop: asyncio.Event) -> None:
-    """A short workshop through Slack, as tests/e2e/test_slack_workshop.py plays it, stopping
-    between steps once the faults are over. It asserts nothing: the soak counts afterwards."""
-    slack = ws.driver
-    assert isinstance(slack, SlackWorkshop)
-    plenum, groups = channels("slack", ws.number, ws.round)
+async def workshop_round(ws: Workshop, stop: asyncio.Event) -> None:
+    """A short workshop, as tests/e2e/test_slack_workshop.py and test_teams_workshop.py play
+    it, stopping between steps once the faults are over. It asserts nothing: the soak counts
+    afterwards. (In Teams the facilitator's controls come to her own chat with the bot.)"""
+    chat = ws.driver
+    slack = isinstance(chat, SlackWorkshop)
+    say = chat.command if slack else chat.say  # type: ignore[union-attr]
+    plenum, groups = channels(ws.platform, ws.number, ws.round)
     ws.plenum = plenum
 
     async def step(action: Awaitable[Any]) -> None:
@@ -310,82 +312,40 @@ async def slack_round(ws: Workshop, stop: asyncio.Event) -> None:
         if stop.is_set():
             raise Stopped
 
-    await step(slack.command(F, plenum, f"ny Fjordly {ws.round}"))
-    await step(slack.press(F, plenum, "setup_measures"))
-    await step(slack.fill(F, {"measures": list(MEASURES)}))
+    await step(say(F, plenum, f"ny Fjordly {ws.round}"))
+    await step(chat.press(F, plenum, "setup_measures"))
+    await step(chat.fill(F, {"measures": list(MEASURES)}))
     for code, channel in groups.items():
-        await step(slack.command(F, channel, f"gruppe {code}"))
-    await step(slack.press(F, plenum, "start"))
+        await step(say(F, channel, f"gruppe {code}"))
+    await step(chat.press(F, plenum, "start"))
     for code, names in PEOPLE.items():
         for name in names:
-            await step(slack.press(name, plenum, "interest", area=code))
-    await step(slack.press(F, plenum, "propose_split"))
-    await step(slack.press(F, plenum, "approve_split"))
-    await step(slack.command(F, plenum, "næste"))
+            await step(chat.press(name, plenum, "interest", area=code))
+    await step(chat.press(F, plenum if slack else DM, "propose_split"))
+    await step(chat.press(F, plenum, "approve_split"))
+    await step(say(F, plenum, "næste"))
     for measure in MEASURES:
         code = area(measure)
         for name in PEOPLE[code]:
-            await step(slack.press(name, groups[code], "vote", m=measure, level="ambitious"))
-        await step(slack.press(PEOPLE[code][0], groups[code], "edit_ambition", m=measure))
-        await step(slack.fill(PEOPLE[code][0], {"sentence": SENTENCES[measure]}))
+            await step(chat.press(name, groups[code], "vote", m=measure, level="ambitious"))
+        await step(chat.press(PEOPLE[code][0], groups[code], "edit_ambition", m=measure))
+        await step(chat.fill(PEOPLE[code][0], {"sentence": SENTENCES[measure]}))
     for _ in ("ambitions_plenum", "break", "smart_goals"):
-        await step(slack.command(F, plenum, "næste"))
+        await step(say(F, plenum, "næste"))
     for measure in MEASURES:
         code = area(measure)
-        await step(slack.press(PEOPLE[code][1], groups[code], "add_goal", m=measure))
-        await step(slack.fill(PEOPLE[code][1], goal(f"Et SMART-mål for {measure}")))
+        await step(chat.press(PEOPLE[code][1], groups[code], "add_goal", m=measure))
+        await step(chat.fill(PEOPLE[code][1], goal(f"Et SMART-mål for {measure}")))
     for _ in ("goals_plenum", "wrap_up", "follow_up"):
-        await step(slack.command(F, plenum, "næste"))
-
-
-async def teams_round(ws: Workshop, stop: asyncio.Event) -> None:
-    """The same short workshop through Teams (tests/e2e/test_teams_workshop.py's steps)."""
-    teams = ws.driver
-    assert isinstance(teams, TeamsWorkshop)
-    plenum, groups = channels("teams", ws.number, ws.round)
-    ws.plenum = plenum
-
-    async def step(action: Awaitable[Any]) -> None:
-        await action
-        ws.steps += 1
-        if stop.is_set():
-            raise Stopped
-
-    await step(teams.say(F, plenum, f"ny Fjordly {ws.round}"))
-    await step(teams.press(F, plenum, "setup_measures"))
-    await step(teams.fill(F, {"measures": list(MEASURES)}))
-    for code, channel in groups.items():
-        await step(teams.say(F, channel, f"gruppe {code}"))
-    await step(teams.press(F, plenum, "start"))
-    for code, names in PEOPLE.items():
-        for name in names:
-            await step(teams.press(name, plenum, "interest", area=code))
-    await step(teams.press(F, DM, "propose_split"))
-    await step(teams.press(F, plenum, "approve_split"))
-    await step(teams.say(F, plenum, "næste"))
-    for measure in MEASURES:
-        code = area(measure)
-        for name in PEOPLE[code]:
-            await step(teams.press(name, groups[code], "vote", m=measure, level="ambitious"))
-        await step(teams.press(PEOPLE[code][0], groups[code], "edit_ambition", m=measure))
-        await step(teams.fill(PEOPLE[code][0], {"sentence": SENTENCES[measure]}))
-    for _ in ("ambitions_plenum", "break", "smart_goals"):
-        await step(teams.say(F, plenum, "næste"))
-    for measure in MEASURES:
-        code = area(measure)
-        await step(teams.press(PEOPLE[code][1], groups[code], "add_goal", m=measure))
-        await step(teams.fill(PEOPLE[code][1], goal(f"Et SMART-mål for {measure}")))
-    for _ in ("goals_plenum", "wrap_up", "follow_up"):
-        await step(teams.say(F, plenum, "næste"))
+        await step(say(F, plenum, "næste"))
 
 
 async def drive(ws: Workshop, stop: asyncio.Event) -> None:
     """Workshop after workshop until the faults are over."""
-    play = slack_round if ws.platform == "slack" else teams_round
     while not stop.is_set():
         ws.round += 1
         try:
-            await play(ws, stop)
+            await workshop_round(ws, stop)
             ws.rounds_done += 1
         except Stopped:
             return

@@ -120,14 +120,11 @@ class SoakTeamsService(TeamsService):
         return activity_id
 
 
-class RemoteSlack(SlackWorkshop):
-    """SlackWorkshop whose requests go to the serve process behind `link`; `fake` is the Slack
-    Web API that process posts to (started by the caller, shared by every workshop)."""
+class _Remote:
+    """A driver whose server is another process: it is not started or stopped here, and what
+    it owes is delivered when that process's outbox is empty."""
 
-    def __init__(self, link: Link, fake: SlackWorkspace, *, team: str = TEAM) -> None:
-        super().__init__(Path("."), team=team)
-        self.fake = fake
-        self.link = link
+    link: Link
 
     async def __aenter__(self) -> Self:
         return self
@@ -138,6 +135,16 @@ class RemoteSlack(SlackWorkshop):
 
     async def settle(self, timeout: float | None = None) -> None:
         await self.link.settle(timeout)
+
+
+class RemoteSlack(_Remote, SlackWorkshop):
+    """SlackWorkshop whose requests go to the serve process behind `link`; `fake` is the Slack
+    Web API that process posts to (started by the caller, shared by every workshop)."""
+
+    def __init__(self, link: Link, fake: SlackWorkspace, *, team: str = TEAM) -> None:
+        super().__init__(Path("."), team=team)
+        self.fake = fake
+        self.link = link
 
     async def _post(self, body: str, content_type: str, extra: Mapping[str, str] | None = None) -> str:
         raw = body.encode()
@@ -157,7 +164,7 @@ class RemoteSlack(SlackWorkshop):
         return text
 
 
-class RemoteTeams(TeamsWorkshop):
+class RemoteTeams(_Remote, TeamsWorkshop):
     """TeamsWorkshop whose activities go to the serve process behind `link`; `fake` is the Bot
     Connector and Entra ID that process talks to (started by the caller, shared)."""
 
@@ -165,16 +172,6 @@ class RemoteTeams(TeamsWorkshop):
         super().__init__(Path("."))
         self.fake = fake
         self.link = link
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
-        return None
-
-    async def settle(self, timeout: float | None = None) -> None:
-        await self.link.settle(timeout)
 
     async def send(self, activity: Json, *, settle: bool = True, expect: int = 201) -> int:
         """The activity, signed as the Bot Connector signs it, until answered; a resend is the

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 
 from adapters.app import PlatformRouter, open_store, start_runtime
