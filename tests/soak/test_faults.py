@@ -25,8 +25,9 @@ def database(kind: str) -> str | None:
     return _postgres_url() if kind == "postgresql" else None
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"])
-@pytest.mark.parametrize("platform", ["slack", "teams"])
+# Each platform on one database and each database under one platform: the delivery code is
+# the same on both databases, and the suite must stay within CI's ten minutes.
+@pytest.mark.parametrize(("platform", "database_kind"), [("slack", "sqlite"), ("teams", "postgresql")])
 async def test_every_effect_arrives_once_and_in_order_through_platform_faults(
         platform: Platform, database_kind: str, capsys: pytest.CaptureFixture[str]) -> None:
     report = await soak(SECONDS, FAST, seed=SEED, platforms=(platform,),
