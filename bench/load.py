@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -42,13 +41,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.app import Store, open_store  # noqa: E402
 from bench.load_server import SECRET  # noqa: E402
+from tests.databases import throwaway_schema  # noqa: E402
 from bench.load_setup import (  # noqa: E402
     Http,
     LoadSlack,
@@ -80,16 +79,8 @@ def database(url: str, folder: Path) -> Iterator[str]:
     if not url:
         yield f"sqlite:///{folder}/load.sqlite3"
         return
-    schema = "bench_load_" + uuid.uuid4().hex[:8]
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
+    with throwaway_schema(url, "bench_load_") as schema_url:
+        yield schema_url
 
 
 # --- the servers, each a process of its own --------------------------------------------------

@@ -22,19 +22,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from adapters.app import Store, units
 from bot.codec import to_plain
 from bot.domain.model import Workshop
 from bot.store.tables import ChangeRow, OutboxRow, WorkshopRow
+from tests.databases import throwaway_schema
 from tests.e2e.slack_driver import Shown, SlackWorkshop, user_id
 from tests.e2e.teams_driver import Shown as TeamsShown
 from tests.e2e.teams_driver import TeamsWorkshop, channel_of
@@ -58,26 +58,14 @@ def fresh_databases(kind: str, directory: Path, postgres_url: str = "") -> Itera
     """A maker of empty databases, one per name: SQLite files in `directory`, or schemas of
     their own on PostgreSQL (dropped afterwards). A run per database, so that three runs of
     one script (once, retried, concurrent) cannot see each other's workshop."""
-    schemas: list[str] = []
+    with ExitStack() as schemas:
 
-    def make(name: str) -> str:
-        if kind == "sqlite":
-            return f"sqlite:///{directory / f'{name}.sqlite3'}"
-        schema = f"r_{name}_{uuid.uuid4().hex[:10]}"
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        schemas.append(schema)
-        return f"{postgres_url}{'&' if '?' in postgres_url else '?'}options=-csearch_path%3D{schema}"
+        def make(name: str) -> str:
+            if kind == "sqlite":
+                return f"sqlite:///{directory / f'{name}.sqlite3'}"
+            return schemas.enter_context(throwaway_schema(postgres_url, f"r_{name}_"))
 
-    admin = create_engine(postgres_url or "sqlite://")  # connects only when a schema is made
-    try:
         yield make
-    finally:
-        if schemas:
-            with admin.begin() as connection:
-                for schema in schemas:
-                    connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 # --- the drivers, on any database, sending each request as their mode says ---------------

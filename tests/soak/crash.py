@@ -21,17 +21,16 @@ import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import create_engine, text
 
 from adapters.app import open_store
 from bot.domain.model import Phase
+from tests.databases import throwaway_schema
 from tests.e2e.slack_driver import SECRET, SlackWorkspace
 from tests.e2e.teams_driver import TeamsService
 from tests.fakes.slack_api import TOKEN
@@ -129,17 +128,8 @@ def database(options: Options, workdir: Path) -> Iterator[str]:
     if options.database_url.startswith("sqlite") or not options.own_schema:
         yield options.database_url
         return
-    schema = "soak_" + uuid.uuid4().hex[:10]
-    admin = create_engine(options.database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        joiner = "&" if "?" in options.database_url else "?"
-        yield f"{options.database_url}{joiner}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with throwaway_schema(options.database_url, "soak_") as url:
+        yield url
 
 
 def describe(url: str) -> str:

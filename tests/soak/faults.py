@@ -36,17 +36,16 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 import adapters.app
 import adapters.teams.transport
@@ -58,6 +57,7 @@ from bot.clock import ScaledClock
 from bot.codec import loads
 from bot.effects import Direct, OpenForm, Post, PostPrivate, SendFile
 from bot.store.tables import OutboxRow
+from tests.databases import throwaway_schema
 from tests.e2e.slack_driver import SlackWorkshop, SlackWorkspace
 from tests.e2e.teams_driver import DM, TeamsService, TeamsWorkshop
 from tests.e2e.test_slack_workshop import SENTENCES, area, goal
@@ -597,21 +597,6 @@ def teams_client_wait(seconds: float) -> Iterator[None]:
         adapters.teams.transport.TIMEOUT = before
 
 
-def postgres_schema(base: str) -> tuple[str, Callable[[], None]]:
-    """A schema of its own on PostgreSQL (as tests/conftest.py makes), and how to drop it."""
-    schema = "soak_" + uuid.uuid4().hex[:12]
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}", drop
-
-
 def speed_up(runtime: Runtime, scale: float) -> None:
     """The dispatcher's clock (backoff, Retry-After, what is due) runs `scale` times as fast,
     ahead of the service's: what the service writes is due at once."""
@@ -657,32 +642,27 @@ async def soak(seconds: float, timing: Timing, *, seed: int, platforms: Sequence
     """Faults over `seconds` (the workshops run until the last window ends), then the drain."""
     rng = random.Random(seed)
     redirect: dict[str, str] = {}
-    drops: list[Callable[[], None]] = []
     samples: list[Sample] = []
-    with tempfile.TemporaryDirectory(prefix="soak-faults-") as scratch, databases(redirect), \
-            teams_client_wait(timing.client_wait):
+    on_postgres = bool(database_url and database_url.startswith("postgresql"))
+    # The schemas are dropped last, once every workshop's server has stopped.
+    with ExitStack() as schemas, tempfile.TemporaryDirectory(prefix="soak-faults-") as scratch, \
+            databases(redirect), teams_client_wait(timing.client_wait):
         home = directory or Path(scratch)
-        try:
-            async with AsyncExitStack() as stack:
-                opened: list[Workshop] = []
-                for platform in platforms:
-                    for number in range(1, workshops + 1):
-                        windows = schedule(rng, seconds, timing)
-                        url = None
-                        if database_url and database_url.startswith("postgresql"):
-                            url, drop = postgres_schema(database_url)
-                            drops.append(drop)
-                        opened.append(await open_workshop(stack, platform, number, home, windows, timing,
-                                                          redirect, url))
-                for ws in opened:  # the windows count from now, for all of them alike
-                    ws.faults.started = time.monotonic()
-                report = await run(opened, timing, samples)
-                report.seed, report.seconds = seed, seconds
-                report.database = "postgresql" if drops else "sqlite"
-                return report
-        finally:
-            for drop in drops:
-                drop()
+        async with AsyncExitStack() as stack:
+            opened: list[Workshop] = []
+            for platform in platforms:
+                for number in range(1, workshops + 1):
+                    windows = schedule(rng, seconds, timing)
+                    url = schemas.enter_context(throwaway_schema(database_url, "soak_")) \
+                        if database_url and on_postgres else None
+                    opened.append(await open_workshop(stack, platform, number, home, windows, timing,
+                                                      redirect, url))
+            for ws in opened:  # the windows count from now, for all of them alike
+                ws.faults.started = time.monotonic()
+            report = await run(opened, timing, samples)
+            report.seed, report.seconds = seed, seconds
+            report.database = "postgresql" if on_postgres else "sqlite"
+            return report
 
 
 async def run(opened: list[Workshop], timing: Timing, samples: list[Sample]) -> Report:

@@ -37,8 +37,14 @@ def router() -> Router:
 
 
 @pytest.fixture
-def served(tmp_path: Path, slack_api: FakeSlackApi, router: Router) -> Iterator[Served]:
-    config = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'slack.sqlite3'}",
+def slack_database(tmp_path: Path) -> str:
+    """The database the served app uses: a SQLite file, unless a test module says otherwise."""
+    return f"sqlite:///{tmp_path / 'slack.sqlite3'}"
+
+
+@pytest.fixture
+def served(slack_database: str, slack_api: FakeSlackApi, router: Router) -> Iterator[Served]:
+    config = Settings(_env_file=None, database_url=slack_database,
                       slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                       slack_api_url=slack_api.url)
     store = open_store(config.database_url)

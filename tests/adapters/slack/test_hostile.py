@@ -32,8 +32,7 @@ from hypothesis.control import currently_in_test_context
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from adapters.app import PlatformRouter, Store, open_store, plan_files, start_runtime
-from adapters.config import Settings
+from adapters.app import PlatformRouter, Store, plan_files
 from adapters.slack.deliver import SlackDeliverer
 from adapters.slack.render import escape
 from bot.clock import SystemClock
@@ -73,16 +72,10 @@ def router() -> Router:
 
 
 @pytest.fixture
-def served(database_url: str, slack_api: FakeSlackApi, router: Router) -> Iterator[Served]:
+def slack_database(database_url: str) -> str:
     """Overrides conftest's: on SQLite and on PostgreSQL, whose types refuse more (a NUL in
     text, a lone surrogate) and whose concurrency differs."""
-    config = Settings(_env_file=None, database_url=database_url, slack_bot_token="xoxb-test",
-                      slack_signing_secret=SECRET, slack_api_url=slack_api.url)
-    store = open_store(config.database_url)
-    runtime = start_runtime(store, config, False, router(store, slack_api))
-    yield store, runtime, config
-    runtime.stop()
-    store.close()
+    return database_url
 
 
 @pytest.fixture
