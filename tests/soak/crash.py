@@ -86,8 +86,6 @@ class Report:
         t, f, o = self.traffic, self.findings, self.options
         down = (f", down {sum(self.downtimes):.1f} s in all, longest {max(self.downtimes):.1f} s"
                 if self.downtimes else "")
-        identified = (f"{f.identified} naming their outbox item" if f.identified
-                      else "none naming its outbox item (the platforms' requests do not carry it yet)")
         return [
             f"crash soak: seed {o.seed}, {self.database}, BOT_TIME_SCALE={o.time_scale:g}, "
             f"kill {o.min_gap:g}-{o.max_gap:g} s after each start"
@@ -98,8 +96,10 @@ class Report:
             f"requests sent: {t.sent}, accepted (2xx): {t.accepted}, unanswered (killed): {t.unanswered}, "
             f"answered 5xx: {t.errors}, needed a retry: {t.retried}; waited {t.request_seconds:.0f} s for "
             f"answers, {t.settle_seconds:.0f} s for deliveries (summed over workshops)",
-            f"effects delivered: {f.effects} outbox items; {f.messages} messages at the platforms, {identified}",
-            f"duplicates: {len(f.duplicates)}",
+            f"effects delivered: {f.effects} outbox items; {f.messages} messages at the platforms, "
+            f"{f.identified} naming their outbox item",
+            f"duplicates: {len(f.duplicates)}; Teams messages sent again after a kill cut off "
+            f"their answer (logged, the connector cannot be asked): {len(f.sent_again)}",
             f"inputs acknowledged: {f.inputs}, lost: {len(f.lost)}",
             f"invariant violations: {len(f.violations)}",
             f"undelivered at the end: {len(f.undelivered)}",
@@ -109,7 +109,7 @@ class Report:
             + ", ".join(f"{k} {v:.0f} s" for k, v in self.step_seconds.items()) + ")",
             *(f"  FAILED: {self.failure}" for _ in [0] if self.failure),
             *(f"  lost: {x}" for x in f.lost), *(f"  violation: {x}" for x in f.violations),
-            *(f"  duplicate: {x}" for x in f.duplicates), *(f"  undelivered: {x}" for x in f.undelivered),
+            *(f"  duplicate: {x}" for x in f.duplicates), *(f"  sent again: {x}" for x in f.sent_again), *(f"  undelivered: {x}" for x in f.undelivered),
             *(f"  timer: {x}" for x in f.timer_problems), *(f"  unfinished: {x}" for x in f.unfinished),
             *(f"  5xx: {x}" for x in self.error_bodies[:10]),
             *(f"  serve's log: {self.log}" for _ in [0] if self.log and not self.ok),
@@ -204,7 +204,7 @@ async def soak(options: Options) -> Report:
             await _run(serve, slack, teams, options, report, runs)
             store = open_store(url, migrate=False)
             try:
-                report.findings = check(store, runs, slack, teams)
+                report.findings = check(store, runs, slack, teams, serve.log)
             finally:
                 store.close()
     finally:
