@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import fields, replace
+from functools import cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,65 +144,114 @@ class SqlWorkshops:
         return [Workshop(**{n: getattr(r, n) for n in ROOT_FIELDS}) for r in rows]
 
     def save(self, old: Workshop | None, new: Workshop, actor: str, now: datetime) -> None:
+        """Writes with plain statements, each kind of row in one round: `old` was read under
+        the workshop's lock and its version is checked first, so it tells which rows exist
+        without asking the database (the ORM's unit of work cost more than the engine)."""
+        writes = _Writes(new.id, actor, now)
         try:
             if old is None or old.id != new.id:
-                self._insert(new, actor, now)
+                self._insert(new, writes)
                 self.saved.append(replace(new, version=1))
-                return
-            changes = list(_changed(old, new))
-            root = _values(new, ROOT_FIELDS)
-            if changes or root != _values(old, ROOT_FIELDS):
-                self._bump(old, root, actor, now)  # first, so no record is written on a stale read
+            else:
+                changes = list(_changed(old, new))
+                root = _values(new, ROOT_FIELDS)
+                before = _values(old, ROOT_FIELDS)
+                if not changes and root == before:
+                    return
+                changed = {k: v for k, v in root.items() if before[k] != v}
+                self._bump(old, changed, actor, now)  # first, so no record is written on a stale read
+                if changed:
+                    writes.log("workshop", old.id, actor, root)
                 for spec, key, record in changes:
-                    self._write(spec, new.id, key, record, actor, now)
+                    writes.record(spec, key, record, existed=key in getattr(old, spec[0]))
+                writes.run(self.session)
                 self.saved.append(replace(new, version=old.version + 1, updated_by=actor, updated_at=now))
         except IntegrityError as error:  # the same record, added by someone else meanwhile
             raise ConcurrencyConflict(str(error.orig)) from error
 
-    def _insert(self, new: Workshop, actor: str, now: datetime) -> None:
-        self.session.add(WorkshopRow(**{**_values(new, ROOT_FIELDS), "version": 1}))
-        self.session.flush()  # the row its records point to must exist first
-        self._log(new.id, "workshop", new.id, actor, now, _values(new, ROOT_FIELDS))
+    def _insert(self, new: Workshop, writes: _Writes) -> None:
+        root = _values(new, ROOT_FIELDS)
+        self.session.execute(insert(WORKSHOPS), {**root, "version": 1})  # its records point to it
+        writes.log("workshop", new.id, writes.actor, root)
         for spec in SPECS:
             for key, record in getattr(new, spec[0]).items():
-                self._write(spec, new.id, key, record, actor, now, fresh=True)
+                writes.record(spec, key, record, existed=False)
+        writes.run(self.session)
 
-    def _bump(self, old: Workshop, root: dict[str, Any], actor: str, now: datetime) -> None:
+    def _bump(self, old: Workshop, changed: dict[str, Any], actor: str, now: datetime) -> None:
         """One writer at a time per workshop: the row's version must still be the one we read."""
-        stamped = {**root, "version": old.version + 1, "updated_by": actor, "updated_at": now}
         result = self.session.execute(
-            update(WorkshopRow).where(WorkshopRow.id == old.id, WorkshopRow.version == old.version)
-            .values(**{k: v for k, v in stamped.items() if k != "id"})
-            .execution_options(synchronize_session=False))
+            update(WORKSHOPS).where(WORKSHOPS.c.id == bindparam("b_id"),
+                                    WORKSHOPS.c.version == bindparam("b_version")),
+            {**changed, "version": old.version + 1, "updated_by": actor, "updated_at": now,
+             "b_id": old.id, "b_version": old.version})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(old.id)
-        if root != _values(old, ROOT_FIELDS):
-            self._log(old.id, "workshop", old.id, actor, now, root)
 
-    def _write(self, spec: Spec, workshop_id: str, key: Any, record: Record | None, actor: str,
-               now: datetime, fresh: bool = False) -> None:
+
+WORKSHOPS = WorkshopRow.__table__
+CHANGES = ChangeRow.__table__
+
+
+class _Writes:
+    """One save's inserts, updates and deletes, by table, and its history entries; run as one
+    executemany each."""
+
+    def __init__(self, workshop_id: str, actor: str, now: datetime) -> None:
+        self.workshop_id, self.actor, self.now = workshop_id, actor, now
+        self._rows: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        self._changes: list[dict[str, Any]] = []
+
+    def record(self, spec: Spec, key: Any, record: Record | None, existed: bool) -> None:
         """Insert, update or (for None) delete one record's row, and log it."""
         _, kind, table, key_fields = spec
-        parts = key if isinstance(key, tuple) else (key,)
-        primary = {"workshop_id": workshop_id, **dict(zip(key_fields, parts, strict=True))}
-        row = None if fresh else self.session.get(table, primary)
         if record is None:
-            if row is not None:
-                self.session.delete(row)
-            self._log(workshop_id, kind.__name__, key, actor, now, None)
+            if existed:
+                parts = key if isinstance(key, tuple) else (key,)
+                self._add("delete", table, {"b_workshop_id": self.workshop_id,
+                                            **{f"b_{k}": v for k, v in zip(key_fields, parts, strict=True)}})
+            self.log(kind.__name__, key, self.actor, None)
             return
-        values = {**_values(record), "workshop_id": workshop_id}
-        if row is None:
-            self.session.add(table(**values))
+        values = {**_values(record), "workshop_id": self.workshop_id}
+        renamed = _renamed(table)
+        if existed:
+            keys = ("workshop_id", *key_fields)
+            self._add("update", table, {**{renamed.get(k, k): v for k, v in values.items() if k not in keys},
+                                        **{f"b_{k}": values[k] for k in keys}})
         else:
-            for name, value in values.items():
-                setattr(row, name, value)
+            self._add("insert", table, {renamed.get(k, k): v for k, v in values.items()})
         # A record says who changed it (one save may hold the clicks of many people).
-        self._log(workshop_id, kind.__name__, key, record.updated_by or actor, now, values)
+        self.log(kind.__name__, key, record.updated_by or self.actor, values)
 
-    def _log(self, workshop_id: str, entity: str, key: Any, actor: str, now: datetime,
-             data: dict[str, Any] | None) -> None:
-        self.session.add(ChangeRow(
-            workshop_id=workshop_id, entity=entity, actor=actor, at=now,
-            entity_key="/".join(key) if isinstance(key, tuple) else str(key),
-            data=None if data is None else to_plain(data)))
+    def _add(self, kind: str, table: type[RecordRow], row: dict[str, Any]) -> None:
+        self._rows.setdefault((kind, table), []).append(row)
+
+    def log(self, entity: str, key: Any, actor: str, data: dict[str, Any] | None) -> None:
+        self._changes.append({
+            "workshop_id": self.workshop_id, "entity": entity, "actor": actor, "at": self.now,
+            "entity_key": "/".join(key) if isinstance(key, tuple) else str(key),
+            "data": None if data is None else to_plain(data)})
+
+    def run(self, session: Session) -> None:
+        for (kind, table), rows in self._rows.items():
+            session.execute(_statement(kind, table), rows)
+        if self._changes:
+            session.execute(insert(CHANGES), self._changes)
+
+
+@cache
+def _renamed(table: type[RecordRow]) -> dict[str, str]:
+    """Attributes whose column is named otherwise (`group` is `group_code`): plain statements
+    take the columns' names."""
+    return {a.key: a.columns[0].key for a in inspect(table).column_attrs if a.key != a.columns[0].key}
+
+
+@cache
+def _statement(kind: str, table: type[RecordRow]) -> Any:
+    """INSERT, or UPDATE / DELETE by the row's key given as b_<column>."""
+    t = table.__table__
+    if kind == "insert":
+        return insert(t)
+    where = [t.c.workshop_id == bindparam("b_workshop_id"),
+             *(c == bindparam(f"b_{c.key}") for c in t.primary_key.columns if c.key != "workshop_id")]
+    return (update(t) if kind == "update" else delete(t)).where(*where)

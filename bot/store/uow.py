@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,8 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._factory()
         self.workshops = SqlWorkshops(self.session, self._cache)
+        self._seen: list[dict[str, object]] = []  # written as one statement each, at commit
+        self._effects: list[dict[str, object]] = []
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -37,16 +39,20 @@ class SqlUnitOfWork:
                                         .where(ProcessedEventRow.event_id.in_(event_ids))))
 
     def mark_seen(self, event_id: str, workshop_id: str, now: datetime) -> None:
-        self.session.add(ProcessedEventRow(event_id=event_id, workshop_id=workshop_id, handled_at=now))
+        self._seen.append({"event_id": event_id, "workshop_id": workshop_id, "handled_at": now})
 
     def add_effects(self, workshop_id: str, effects: Sequence[Effect], now: datetime) -> None:
-        self.session.add_all(
-            OutboxRow(workshop_id=workshop_id, lane=conversation_of(e), payload=dumps(e),
-                      created_at=now, attempts=0, next_attempt_at=now, last_error="")
-            for e in effects)
+        self._effects += ({"workshop_id": workshop_id, "lane": conversation_of(e), "payload": dumps(e),
+                           "created_at": now, "attempts": 0, "next_attempt_at": now, "last_error": "",
+                           "claimed_by": ""} for e in effects)
 
     def commit(self) -> None:
         try:
+            # in the order they were made: the outbox's ids are its delivery order
+            for table, rows in ((OutboxRow, self._effects), (ProcessedEventRow, self._seen)):
+                if rows:
+                    self.session.execute(insert(table.__table__), rows)
+            self._seen, self._effects = [], []
             self.session.commit()
         except IntegrityError as error:  # the same event or workshop, committed by someone else
             raise ConcurrencyConflict(str(error.orig)) from error
