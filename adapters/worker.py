@@ -12,11 +12,9 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 
-from bot.dispatch import Dispatcher
+from bot.dispatch import POLL_SECONDS, Dispatcher
 
 log = logging.getLogger(__name__)
-
-POLL_SECONDS = 0.5
 
 
 class DispatchWorker:
@@ -53,7 +51,7 @@ class DispatchWorker:
         self._ready.set()
         while not self._stop.is_set():
             try:
-                await self.dispatcher.drain()
+                await self.dispatcher.drain(self._wake)
             except Exception:  # the database may be away for a moment: try again shortly
                 log.exception("delivering the outbox failed")
             try:

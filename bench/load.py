@@ -159,6 +159,9 @@ async def drained(store: Store, timeout: float) -> float | None:
 
 # --- figures -------------------------------------------------------------------------------------
 
+BURST_SECONDS = 30
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -353,6 +356,13 @@ def _print(report: Report, bare: Report, seconds: float, bare_seconds: float) ->
     print(row("ambition-bot, Slack", slack, seconds))
     print(row("ambition-bot, Teams", [s for s in ours if s.platform == "teams"], seconds))
     print(row("ambition-bot, both", ours, seconds))
+    # Every facilitator types `næste` at half time, at once: 100 phase changes that redraw every
+    # card. Apart, what that burst costs the requests around it, and what the rest see.
+    half = seconds / 2
+    burst = [s for s in ours if half <= s.at < half + BURST_SECONDS]
+    print(row(f"  in the {BURST_SECONDS} s from half time", burst, BURST_SECONDS))
+    rest = [s for s in ours if not half <= s.at < half + BURST_SECONDS]
+    print(row("  the rest of the run", rest, seconds - BURST_SECONDS))
     print("\n".join(kinds(ours)))
     print(row("minimal slack-bolt (ack only)", bare.samples, bare_seconds))
     mine = [s.seconds for s in slack if s.status]

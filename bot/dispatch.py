@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from bot.effects import Cancel, Effect, Schedule, Update
+from bot.effects import Cancel, Direct, Effect, Post, Schedule, Update
 from bot.ports import Clock, Outbox, Pending
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # try a minute per waiting conversation is no burden on a platform that is down.
 BACKOFF_SECONDS = (1, 2, 5, 15, 30, 60)
 MAX_ATTEMPTS = 75  # about 70 minutes of trying before an effect is set aside
+POLL_SECONDS = 0.5  # how often a dispatcher looks for effects written by other processes
 
 
 class DeliveryError(Exception):
@@ -74,9 +75,12 @@ class Timers(Protocol):
     def cancel(self, effect: Cancel) -> None: ...
 
 
+Refs = dict[tuple[str, str], str]  # (workshop, message key) → the platform's id of that message
+
+
 class Dispatcher:
     def __init__(self, outbox: Outbox, deliverer: Deliverer, timers: Timers, clock: Clock,
-                 batch: int = 500, lanes_at_once: int = 16) -> None:
+                 batch: int = 500, lanes_at_once: int = 256) -> None:
         self.outbox = outbox
         self.deliverer = deliverer
         self.timers = timers
@@ -86,50 +90,66 @@ class Dispatcher:
         self._marks = _Marks(outbox, clock)
 
     async def deliver_due(self) -> int:
-        """One pass over the outbox; returns how many effects were delivered."""
-        delivered, _ = await self._pass()
-        return delivered
+        """One round: what is due now, each conversation to its end; returns how many effects
+        were delivered."""
+        lanes = [asyncio.create_task(self._lane(items, refs)) for items, refs in self._take(set())]
+        return sum(c[0] for c in await asyncio.gather(*lanes))
 
-    async def drain(self) -> int:
-        """Deliver until nothing more is due; returns how many effects were delivered."""
+    async def drain(self, wake: asyncio.Event | None = None) -> int:
+        """Deliver until nothing more is due; returns how many effects were delivered.
+
+        Conversations go side by side, each in its own order, and each on its own time: as
+        one finishes, or `wake` is set (new effects were written), what has come due since is
+        taken up, while the others go on. With a hundred workshops at once, a paced channel
+        (a second a message) must not hold up every other conversation until it is done."""
         total = 0
-        while True:
-            delivered, progressed = await self._pass()
-            total += delivered
-            if not progressed:
-                return total
+        running: dict[str, asyncio.Task[tuple[int, int]]] = {}
+        try:
+            while True:
+                for items, refs in self._take(set(running)):
+                    running[items[0].lane] = asyncio.create_task(self._lane(items, refs))
+                if not running:
+                    return total
+                woken = asyncio.ensure_future(wake.wait()) if wake is not None else None
+                # ...and every POLL_SECONDS, for effects other processes wrote (no wake from them)
+                await asyncio.wait([*running.values(), *([woken] if woken else [])],
+                                   timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+                if woken is not None:
+                    if woken.done():
+                        wake.clear()  # type: ignore[union-attr]
+                    woken.cancel()
+                for lane, task in list(running.items()):
+                    if task.done():
+                        del running[lane]
+                        total += task.result()[0]
+        finally:  # a lane that failed leaves the others to finish what they hold
+            await asyncio.gather(*running.values(), return_exceptions=True)
 
-    async def _pass(self) -> tuple[int, int]:
-        """Returns (delivered, delivered or set aside) for one pass over what is due.
-
-        Conversations are delivered side by side (a slow or paced one does not hold up the
-        others), each in its own order."""
+    def _take(self, busy: set[str]) -> list[tuple[list[Pending], Refs]]:
+        """What is due in conversations not being delivered already, by lane, with the refs
+        its updates edit; lanes beyond `lanes_at_once` go back untried."""
         lanes: dict[str, list[Pending]] = {}
-        for item in self.outbox.due(self.clock.now(), self.batch):
+        for item in self.outbox.due(self.clock.now(), self.batch, busy):
             lanes.setdefault(item.lane, []).append(item)
-        width = asyncio.Semaphore(self.lanes_at_once)
+        room = max(self.lanes_at_once - len(busy), 0)
+        if later := [i for items in list(lanes.values())[room:] for i in items]:
+            self.outbox.release(later)
+        taken = list(lanes.values())[:room]
+        refs = self.outbox.refs({(i.workshop_id, i.effect.key) for items in taken for i in items
+                                 if isinstance(i.effect, Update) and i.progress is None})
+        return [(items, refs) for items in taken]
 
-        async def lane(items: list[Pending]) -> tuple[int, int]:
-            async with width:
-                return await self._lane(items)
-
-        counts = await asyncio.gather(*(lane(items) for items in lanes.values()))
-        return sum(c[0] for c in counts), sum(c[1] for c in counts)
-
-    async def _lane(self, items: list[Pending]) -> tuple[int, int]:
+    async def _lane(self, items: list[Pending], refs: Refs) -> tuple[int, int]:
         """Each effect is sent once the one before it is answered; its mark is written while
-        the next is sent (so the marks of a busy lane go in groups), except that an Update
-        waits for the marks before it: the message it edits may be one posted just now, whose
-        ref its mark stores."""
+        the next is sent (so the marks of a busy lane go in groups). An update of a message
+        posted just now in this lane edits it by the ref the post returned."""
         delivered = progressed = 0
         marking: list[asyncio.Future[None]] = []
         try:
             for index, item in enumerate(items):
                 progressed += 1
-                if marking and isinstance(item.effect, Update):
-                    await _settled(marking)
                 try:
-                    ref = await self._send(item)
+                    ref = await self._send(item, refs)
                 except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
                     if self._failed(item, error):
                         # The rest of the lane waits, to keep its order, untried: not in doubt.
@@ -137,13 +157,16 @@ class Dispatcher:
                             self.outbox.release(rest)
                         break
                     continue
+                effect = item.effect
+                if isinstance(effect, (Post, Update, Direct)) and effect.key and ref is not None:
+                    refs[(item.workshop_id, effect.key)] = ref  # a key is one conversation's
                 marking.append(asyncio.ensure_future(self._marks.delivered(item, ref)))
                 delivered += 1
         finally:
             await _settled(marking)
         return delivered, progressed
 
-    async def _send(self, item: Pending) -> str | None:
+    async def _send(self, item: Pending, refs: Refs) -> str | None:
         effect = item.effect
         if isinstance(effect, Schedule):
             self.timers.schedule(effect)
@@ -153,7 +176,7 @@ class Dispatcher:
             return None
         ref = item.progress  # what an earlier attempt did: for an Update, it starts with the ref
         if ref is None and isinstance(effect, Update):
-            ref = self.outbox.ref(item.workshop_id, effect.key)
+            ref = refs.get((item.workshop_id, effect.key))
         attempt = ATTEMPT.set(Attempt(str(item.id), item.in_doubt))
         try:
             return await self.deliverer.deliver(effect, ref)

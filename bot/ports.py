@@ -58,9 +58,10 @@ class Pending:
 
 
 class Outbox(Protocol):
-    def due(self, now: datetime, limit: int) -> Sequence[Pending]:
+    def due(self, now: datetime, limit: int, busy: Collection[str] = ()) -> Sequence[Pending]:
         """Pending items, oldest first, leaving out every lane whose head waits for a retry
-        (so a lane stuck on a slow platform never starves the others, and keeps its order)."""
+        (so a lane stuck on a slow platform never starves the others, and keeps its order)
+        and the `busy` lanes (being delivered: their next items wait their turn)."""
 
     def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
         """Mark these delivered, each with the platform's id of what it posted (or None)."""
@@ -73,7 +74,8 @@ class Outbox(Protocol):
     def release(self, items: Sequence[Pending]) -> None:
         """Hand back items taken but not tried (their lane stopped on a failure)."""
 
-    def ref(self, workshop_id: str, key: str) -> str | None: ...
+    def refs(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The platform's ids of the messages posted under these (workshop, key)s."""
 
 
 class Clock(Protocol):

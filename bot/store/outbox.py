@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -48,7 +48,7 @@ class SqlOutbox:
                 .order_by(OutboxRow.id).limit(limit))
             return [_pending(r) for r in rows]
 
-    def due(self, now: datetime, limit: int) -> Sequence[Pending]:
+    def due(self, now: datetime, limit: int, busy: Collection[str] = ()) -> Sequence[Pending]:
         open_ = (OutboxRow.delivered_at.is_(None), OutboxRow.failed_at.is_(None))
         taken = and_(OutboxRow.claimed_until > now, OutboxRow.claimed_by != self.owner)
         free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now,
@@ -57,7 +57,8 @@ class SqlOutbox:
         with self._sessions.begin() as session:
             wanted = dict(session.execute(
                 select(OutboxRow.id, OutboxRow.claimed_until.is_not(None))
-                .where(*open_, OutboxRow.lane.not_in(waiting)).order_by(OutboxRow.id).limit(limit))
+                .where(*open_, OutboxRow.lane.not_in(waiting), OutboxRow.lane.not_in(list(busy)))
+                .order_by(OutboxRow.id).limit(limit))
                 .all())
             if not wanted:
                 return []
@@ -96,10 +97,14 @@ class SqlOutbox:
                                                     OutboxRow.claimed_by == self.owner)
                             .values(claimed_until=None).execution_options(synchronize_session=False))
 
-    def ref(self, workshop_id: str, key: str) -> str | None:
+    def refs(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        if not keys:
+            return {}
         with self._sessions() as session:
-            row = session.get(PostedMessageRow, {"workshop_id": workshop_id, "key": key})
-            return row.ref if row else None
+            rows = session.execute(select(PostedMessageRow.workshop_id, PostedMessageRow.key, PostedMessageRow.ref)
+                                   .where(PostedMessageRow.workshop_id.in_({w for w, _ in keys}),
+                                          PostedMessageRow.key.in_({k for _, k in keys})))
+            return {(w, k): ref for w, k, ref in rows if (w, k) in keys}
 
     def state(self, now: datetime) -> OutboxState:
         """What an operator asks when messages seem slow: how many wait, how many are being

@@ -7,9 +7,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import fields, replace
 from functools import cache
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -189,8 +189,8 @@ class SqlWorkshops:
             raise ConcurrencyConflict(old.id)
 
 
-WORKSHOPS = WorkshopRow.__table__
-CHANGES = ChangeRow.__table__
+WORKSHOPS = cast(Table, WorkshopRow.__table__)
+CHANGES = cast(Table, ChangeRow.__table__)
 
 
 class _Writes:
@@ -249,7 +249,7 @@ def _renamed(table: type[RecordRow]) -> dict[str, str]:
 @cache
 def _statement(kind: str, table: type[RecordRow]) -> Any:
     """INSERT, or UPDATE / DELETE by the row's key given as b_<column>."""
-    t = table.__table__
+    t = cast(Table, table.__table__)
     if kind == "insert":
         return insert(t)
     where = [t.c.workshop_id == bindparam("b_workshop_id"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,7 +52,7 @@ class SqlUnitOfWork:
             # in the order they were made: the outbox's ids are its delivery order
             for table, rows in ((OutboxRow, self._effects), (ProcessedEventRow, self._seen)):
                 if rows:
-                    self.session.execute(insert(table.__table__), rows)
+                    self.session.execute(insert(cast(Table, table.__table__)), rows)
             self._seen, self._effects = [], []
             self.session.commit()
         except IntegrityError as error:  # the same event or workshop, committed by someone else

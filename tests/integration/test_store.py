@@ -526,9 +526,9 @@ def test_the_outbox_hands_out_effects_in_order_and_records_each_attempt(store: S
     # Delivered: a keyed post remembers where it landed, so it can be updated in place later.
     keyed, key = next((i, i.effect.key) for i in pending
                       if isinstance(i.effect, Post) and i.effect.key)
-    assert outbox.ref(ws.id, key) is None
+    assert outbox.refs({(ws.id, key)}) == {}
     outbox.delivered([(keyed, "C123/1700000000.000100")], LATER)
-    assert outbox.ref(ws.id, key) == "C123/1700000000.000100"
+    assert outbox.refs({(ws.id, key), (ws.id, "other")}) == {(ws.id, key): "C123/1700000000.000100"}
     assert keyed.id not in {i.id for i in outbox.pending(1000)}
     assert outbox.backlog() == len(pending) - 1
 

@@ -7,7 +7,8 @@ can script failures call by call and step through backoffs without waiting on re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -49,7 +50,7 @@ class FakeOutbox:
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
-        self.refs: dict[tuple[str, str], str] = {}
+        self.posted: dict[tuple[str, str], str] = {}
 
     def add(self, *effects: Effect, workshop_id: str = WORKSHOP, at: datetime = START) -> list[int]:
         """Queue effects the way SqlUnitOfWork.add_effects does; returns their ids."""
@@ -72,8 +73,8 @@ class FakeOutbox:
         return [Pending(r.id, r.workshop_id, r.lane, r.effect, r.attempts, r.next_attempt_at,
                         r.progress, r.in_doubt) for r in waiting[:limit]]
 
-    def due(self, now: datetime, limit: int) -> Sequence[Pending]:
-        waiting = {p.lane for p in self.pending(len(self.rows)) if p.next_attempt_at > now}
+    def due(self, now: datetime, limit: int, busy: Collection[str] = ()) -> Sequence[Pending]:
+        waiting = {p.lane for p in self.pending(len(self.rows)) if p.next_attempt_at > now} | set(busy)
         return [p for p in self.pending(len(self.rows)) if p.lane not in waiting][:limit]
 
     def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
@@ -81,7 +82,7 @@ class FakeOutbox:
             row = self.row(item.id)
             row.delivered_at, row.attempts = now, item.attempts + 1
             if isinstance(item.effect, Post) and item.effect.key and ref is not None:
-                self.refs[(item.workshop_id, item.effect.key)] = ref
+                self.posted[(item.workshop_id, item.effect.key)] = ref
 
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
                progress: str | None = None, in_doubt: bool = False) -> None:
@@ -94,8 +95,8 @@ class FakeOutbox:
     def release(self, items: Sequence[Pending]) -> None:
         pass  # nothing is claimed here
 
-    def ref(self, workshop_id: str, key: str) -> str | None:
-        return self.refs.get((workshop_id, key))
+    def refs(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return {k: self.posted[k] for k in keys if k in self.posted}
 
 
 OK = object()  # a scripted outcome: deliver and return an automatic ref
@@ -432,6 +433,52 @@ async def test_a_long_held_back_lane_does_not_starve_other_lanes() -> None:
     assert texts(r.deliverer.effects) == ["e1"]
 
 
+class GatedDeliverer(FakeDeliverer):
+    """Holds each message to `slow` until `gate` opens (a paced or slow channel)."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow, self.gate = slow, asyncio.Event()
+
+    async def deliver(self, effect: Effect, ref: str | None) -> str | None:
+        if conversation_of(effect) == self.slow:
+            await self.gate.wait()
+        return await super().deliver(effect, ref)
+
+
+async def test_a_slow_conversation_does_not_hold_up_a_message_written_for_another_meanwhile() -> None:
+    """A hundred workshops at once: the plenum's cards wait on Slack's second per message, and
+    the answer a person in group E waits for must not wait with them."""
+    outbox, deliverer, clock = FakeOutbox(), GatedDeliverer(slow="plenum"), ManualClock(START)
+    dispatcher, wake = Dispatcher(outbox, deliverer, FakeTimers(), clock), asyncio.Event()
+    outbox.add(post("plenum", "card"))
+    draining = asyncio.create_task(dispatcher.drain(wake))
+    await asyncio.sleep(0)
+
+    outbox.add(post("E", "your answer"))
+    wake.set()
+    for _ in range(100):
+        if deliverer.effects:
+            break
+        await asyncio.sleep(0.01)
+    assert texts(deliverer.effects) == ["your answer"]  # while the plenum's card still waits
+
+    deliverer.gate.set()
+    assert await draining == 2
+    assert texts(deliverer.effects) == ["your answer", "card"]
+
+
+async def test_conversations_beyond_those_delivered_at_once_wait_their_turn() -> None:
+    outbox, deliverer, clock = FakeOutbox(), FakeDeliverer(), ManualClock(START)
+    dispatcher = Dispatcher(outbox, deliverer, FakeTimers(), clock, lanes_at_once=2)
+    outbox.add(*(post(f"person-{n}", str(n)) for n in range(5)), post("person-0", "again"))
+
+    assert await dispatcher.drain() == 6
+
+    assert sorted(texts(deliverer.effects)) == ["0", "1", "2", "3", "4", "again"]
+    assert texts(e for e in deliverer.effects if conversation_of(e) == "person-0") == ["0", "again"]
+
+
 def test_the_fake_outbox_pends_like_the_sql_outbox() -> None:
     """The fake must be faithful, or every test above proves nothing about production."""
     outbox = FakeOutbox()
@@ -445,4 +492,4 @@ def test_the_fake_outbox_pends_like_the_sql_outbox() -> None:
     assert [p.id for p in outbox.pending(1)] == [ids[2]]
     retried = outbox.pending(10)[0]
     assert (retried.attempts, retried.next_attempt_at) == (1, START + timedelta(seconds=5))
-    assert outbox.ref(WORKSHOP, "") is None  # an unkeyed post leaves no ref behind
+    assert outbox.refs({(WORKSHOP, "")}) == {}  # an unkeyed post leaves no ref behind

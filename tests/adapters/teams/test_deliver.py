@@ -240,7 +240,7 @@ async def test_a_long_post_broken_off_is_finished_by_the_dispatcher_from_the_out
 
     shown = channel_posts(fake)
     assert [p.cards[0] for p in shown] == cards
-    assert teams_store.outbox.ref(WORKSHOP, "plan") == ref_of(shown[0])
+    assert teams_store.outbox.refs({(WORKSHOP, "plan")}) == {(WORKSHOP, "plan"): ref_of(shown[0])}
 
 
 async def test_an_update_replaces_the_card_where_it_stands(
