@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.codec import loads
@@ -68,8 +68,7 @@ class SqlOutbox:
                 update(OutboxRow).where(OutboxRow.id.in_(wanted), *open_, free)
                 .values(claimed_by=self.owner, claimed_until=now + LEASE)
                 .returning(OutboxRow.id).execution_options(synchronize_session=False)))
-            rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(claimed))
-                                   .order_by(OutboxRow.id)).all()
+            rows = session.execute(select(_ROWS).where(_ROWS.c.id.in_(claimed)).order_by(_ROWS.c.id)).all()
             return _in_lane_order(session, rows, self.owner, now, {i for i, c in wanted.items() if c})
 
     def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
@@ -143,7 +142,7 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str, now: datetime,
+def _in_lane_order(session: Session, rows: Sequence[Row[Any]], owner: str, now: datetime,
                    doubted: set[int]) -> list[Pending]:
     """Keep a lane only if nothing older in it is still open in someone else's hands (a race
     between two processes on PostgreSQL can leave one with the tail of a lane)."""
@@ -166,6 +165,6 @@ def _in_lane_order(session: Session, rows: Sequence[OutboxRow], owner: str, now:
     return [_pending(r, r.id in doubted) for r in rows if r.lane not in behind]
 
 
-def _pending(row: OutboxRow, in_doubt: bool = False) -> Pending:
+def _pending(row: OutboxRow | Row[Any], in_doubt: bool = False) -> Pending:
     return Pending(row.id, row.workshop_id, row.lane, loads(row.payload), row.attempts,
                    row.next_attempt_at, row.progress, in_doubt)
