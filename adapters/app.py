@@ -135,7 +135,7 @@ class Runtime:
 
     clock: Clock
     service: WorkshopService
-    worker: DispatchWorker
+    worker: Worker
     scheduler: BackgroundScheduler
     restored: int
 
@@ -157,17 +157,27 @@ def scaled_clock(memory: PlatformMemory, scale: float) -> ScaledClock:
     return ScaledClock(real, scale)
 
 
+class Worker(Protocol):
+    """Delivers the outbox: on a thread here (DispatchWorker), or in a process of its own."""
+
+    def wake(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
-                  deliverer: Deliverer, public_url: str = "") -> Runtime:
+                  deliverer: Deliverer | None, public_url: str = "", worker: Worker | None = None) -> Runtime:
+    """`deliverer`: delivers the outbox on a thread of this process; or `worker` does it."""
     clock: ScaledClock | SystemClock = (
         scaled_clock(store.memory, settings.bot_time_scale) if settings.bot_time_scale
         else SystemClock())
     service = build_service(store, clock, settings, public_url)
     scheduler = create_scheduler(store.engine)
     timers = JobStoreTimers(scheduler, clock)
-    worker = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock),
-                            closing=deliverer.aclose if isinstance(deliverer, Closing) else None)
-    worker.start()
+    if worker is None:
+        assert deliverer is not None, "a deliverer or a worker"
+        worker = thread = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock),
+                                         closing=deliverer.aclose if isinstance(deliverer, Closing) else None)
+        thread.start()
     restored = 0
     if run_scheduler:
         TimerRunner(service.handle, clock, worker.wake).install()

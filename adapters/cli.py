@@ -7,6 +7,7 @@ import hashlib
 import logging
 import socket
 import uuid
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
 from adapters.console.demo_own import OwnMeasuresDemo
 from adapters.console.repl import Repl
+from adapters.dispatch_process import DispatchProcess, can_fork
 from adapters.server import adapter_status, build_app
 from adapters.web.local import board_server, listen
 from adapters.web.local import url_of as board_url
@@ -145,14 +147,19 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         raise typer.Exit(2)
     # The same process restarted (after a crash, a deploy) takes over its own unfinished
     # deliveries at once, instead of waiting out the claims of its former life.
-    store = open_store(settings.database_url, owner=serve_owner(socket.gethostname(), port))
+    owner = serve_owner(socket.gethostname(), port)
+    public_url = settings.public_base_url or f"http://{_reachable(host)}:{port}"
+    open_store(settings.database_url).close()  # migrated, and no connection left to fork
+    dispatcher = DispatchProcess.start(
+        lambda: _dispatch_here(settings, owner, public_url, teams_without_auth)) if can_fork() else None
+    store = open_store(settings.database_url, migrate=False, owner=owner)
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)
     router = PlatformRouter({})
-    public_url = settings.public_base_url or f"http://{_reachable(host)}:{port}"
-    runtime = start_runtime(store, settings, scheduler, router, public_url)
-    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
-                                               teams_without_auth))
+    runtime = start_runtime(store, settings, scheduler, router, public_url, worker=dispatcher)
+    if dispatcher is None:
+        router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
+                                                   teams_without_auth))
     log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
              else "scheduled here, run by the process started with --scheduler")
     if settings.bot_time_scale:
@@ -167,6 +174,24 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     finally:
         runtime.stop()
         store.close()
+
+
+def _dispatch_here(settings: Settings, owner: str, public_url: str,
+                   teams_without_auth: bool) -> tuple[Callable[[], None], Callable[[], None]]:
+    """In the dispatcher's process (adapters/dispatch_process.py): the outbox delivered under
+    serve's name, so a restarted server takes its claims over at once; the timers it meets
+    are scheduled in the database, for the process that runs them."""
+    store = open_store(settings.database_url, migrate=False, owner=owner)
+    router = PlatformRouter({})
+    runtime = start_runtime(store, settings, False, router, public_url)
+    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
+                                               teams_without_auth))
+
+    def stop() -> None:
+        runtime.stop()
+        store.close()
+
+    return runtime.worker.wake, stop
 
 
 def _reachable(host: str) -> str:

@@ -19,6 +19,7 @@ import logging
 import re
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -61,6 +62,7 @@ async def run_bot(options: argparse.Namespace) -> None:
     """As adapters/cli.py `serve` wires it, with the scheduler on (the one process of a deployment)."""
     from adapters.app import PlatformRouter, open_store, platform_deliverers, start_runtime
     from adapters.config import Settings
+    from adapters.dispatch_process import DispatchProcess
     from adapters.server import build_app
     from tests.fakes.teams_api import APP_ID, APP_PASSWORD, TENANT_ID, FakeTeamsApi
 
@@ -69,11 +71,17 @@ async def run_bot(options: argparse.Namespace) -> None:
                         slack_bot_token=SecretStr("xoxb-test"), slack_signing_secret=SecretStr(SECRET),
                         slack_api_url=options.slack_api, microsoft_app_id=APP_ID,
                         microsoft_app_password=SecretStr(APP_PASSWORD), microsoft_app_tenant_id=TENANT_ID)
-    store = open_store(settings.database_url)
-    router = PlatformRouter({})
-    runtime = start_runtime(store, settings, True, router)
-    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
-                                               teams_endpoints=endpoints))
+    def dispatch_here() -> tuple[Callable[[], None], Callable[[], None]]:  # as cli._dispatch_here
+        store = open_store(settings.database_url, migrate=False)
+        router = PlatformRouter({})
+        runtime = start_runtime(store, settings, False, router)
+        router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
+                                                   teams_endpoints=endpoints))
+        return runtime.worker.wake, lambda: (runtime.stop(), store.close())  # type: ignore[func-returns-value]
+
+    open_store(settings.database_url).close()
+    store = open_store(settings.database_url, migrate=False)
+    runtime = start_runtime(store, settings, True, None, worker=DispatchProcess.start(dispatch_here))
     runner, url = await serve(build_app(store, settings, runtime, teams_endpoints=endpoints))
     try:
         await _until_stopped(url.removesuffix("/slack/events"))
