@@ -300,7 +300,8 @@ async def measure_ours(senders: Senders, job: Job, bot: Server, store: Store, se
                        options: argparse.Namespace) -> Ours:
     """The whole stream against the bot, then its outbox until drained."""
     profiler = _py_spy(bot, seconds, options.py_spy) if options.py_spy else None
-    processes = {"bot": bot.process.pid, "sender": senders.pid, "fakes and set-up (this one)": os.getpid()}
+    processes = {"bot": bot.process.pid, **{"its dispatcher": pid for pid in children(bot.process.pid)},
+                 "sender": senders.pid, "fakes and set-up (this one)": os.getpid()}
     mark = await asyncio.to_thread(outbox_mark, store)
     before = {name: cpu_seconds(pid) for name, pid in processes.items()}
     report = await senders.run(job)
@@ -379,6 +380,10 @@ def _print(report: Report, bare: Report, seconds: float, bare_seconds: float) ->
               f"`status` instead)")
 
 
+def children(pid: int) -> list[int]:
+    return [int(p) for task in Path(f"/proc/{pid}/task").iterdir() for p in (task / "children").read_text().split()]
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -388,7 +393,7 @@ def cpu_seconds(pid: int) -> float:
 def _py_spy(bot: Server, seconds: float, out: str) -> subprocess.Popen[bytes]:
     """py-spy on the bot for the length of the load: only the threads that hold the GIL."""
     spy = Path(sys.executable).parent / "py-spy"
-    return subprocess.Popen([str(spy), "record", "--gil", "--format", "raw", "--rate", "50", "--duration",
+    return subprocess.Popen([str(spy), "record", "--gil", "--subprocesses", "--format", "raw", "--rate", "50", "--duration",
                              str(int(seconds)), "--pid", str(bot.process.pid), "--output", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -128,3 +128,39 @@ def _measures_saved(path: Path) -> bool:
         return any(ws is not None and set(ws.measures) == set(MEASURES) for ws in loaded)
     finally:
         store.close()
+
+
+def _children(pid: int) -> set[int]:
+    return {int(p) for task in Path(f"/proc/{pid}/task").iterdir()
+            for p in (task / "children").read_text().split()}
+
+
+def _running(pid: int) -> bool:
+    """Alive, and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_killed_server_leaves_no_dispatcher_behind(tmp_path: Path) -> None:
+    """serve delivers the outbox in a process of its own (adapters/dispatch_process.py). One
+    left running after its server was killed would deliver beside the restarted server's,
+    under the same name: the same message twice."""
+    slack_fake, teams_fake = SlackWorkspace().start(), SoakTeamsService().start()
+    port = free_port()
+    serve = Serve(serve_environment(f"sqlite:///{tmp_path / 'kill.sqlite3'}", port, slack_fake, teams_fake,
+                                    60, paced=False), tmp_path, port)
+    serve.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await serve.healthy(session)
+            assert serve.pid is not None
+            dispatchers = _children(serve.pid)
+            assert dispatchers, "serve started no dispatcher process"
+            serve.kill()
+            await _until(lambda: not any(map(_running, dispatchers)), timeout=5)
+    finally:
+        serve.stop()
+        slack_fake.stop()
+        teams_fake.stop()
