@@ -94,7 +94,7 @@ class Dispatcher:
         """One round: what is due now, each conversation to its end; returns how many effects
         were delivered."""
         lanes = [asyncio.create_task(self._lane(items, refs)) for items, refs in self._take(set())]
-        return sum(c[0] for c in await asyncio.gather(*lanes))
+        return sum(await asyncio.gather(*lanes))
 
     async def drain(self, wake: asyncio.Event | None = None) -> int:
         """Deliver until nothing more is due; returns how many effects were delivered.
@@ -104,7 +104,7 @@ class Dispatcher:
         taken up, while the others go on. With a hundred workshops at once, a paced channel
         (a second a message) must not hold up every other conversation until it is done."""
         total = 0
-        running: dict[str, asyncio.Task[tuple[int, int]]] = {}
+        running: dict[str, asyncio.Task[int]] = {}
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -127,7 +127,7 @@ class Dispatcher:
                 for lane, task in list(running.items()):
                     if task.done():
                         del running[lane]
-                        total += task.result()[0]
+                        total += task.result()
         finally:  # a lane that failed leaves the others to finish what they hold
             await asyncio.gather(*running.values(), return_exceptions=True)
 
@@ -145,15 +145,14 @@ class Dispatcher:
                                  if isinstance(i.effect, Update) and i.progress is None})
         return [(items, refs) for items in taken]
 
-    async def _lane(self, items: list[Pending], refs: Refs) -> tuple[int, int]:
+    async def _lane(self, items: list[Pending], refs: Refs) -> int:
         """Each effect is sent once the one before it is answered; its mark is written while
         the next is sent (so the marks of a busy lane go in groups). An update of a message
         posted just now in this lane edits it by the ref the post returned."""
-        delivered = progressed = 0
+        delivered = 0
         marking: list[asyncio.Future[None]] = []
         try:
             for index, item in enumerate(items):
-                progressed += 1
                 try:
                     ref = await self._send(item, refs)
                 except Exception as error:  # noqa: BLE001 - every failure is retried or set aside
@@ -170,7 +169,7 @@ class Dispatcher:
                 delivered += 1
         finally:
             await _settled(marking)
-        return delivered, progressed
+        return delivered
 
     async def _send(self, item: Pending, refs: Refs) -> str | None:
         effect = item.effect
