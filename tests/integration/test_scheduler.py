@@ -193,10 +193,10 @@ def test_a_killed_scheduler_sends_what_fell_due_while_it_was_down_once_and_the_r
         processes: tuple[Store, WebProcess, SchedulerProcess]) -> None:
     store, web, scheduler = processes
     # Written while no scheduler runs, so nothing can fire before the kill however slow this is.
-    while_down = web.workshop(ends_in=10, org="org-b")
-    lost = web.workshop(ends_in=10, org="org-d")
-    due_at = time.monotonic() + 10
-    later = web.workshop(ends_in=30, org="org-c")
+    while_down = web.workshop(ends_in=6, org="org-b")
+    lost = web.workshop(ends_in=6, org="org-d")
+    due_at = time.monotonic() + 6
+    later = web.workshop(ends_in=18, org="org-c")  # well after the restart has taken stock
     scheduler.start()
     scheduler.kill()
     # A crash while a job ran: APScheduler had already taken it out of the store.
