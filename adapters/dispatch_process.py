@@ -2,9 +2,9 @@
 
 Delivering is most of what the server does under load: rendering cards, the platforms' SDKs,
 the outbox's bookkeeping. On a thread beside the requests it shared their interpreter lock,
-and people's clicks waited for it: at 100 workshops (bench/load.py) the p99 of an answer
-outside the half-time burst was 158 ms with the dispatcher on a thread, 64 ms with it in a
-process of its own.
+and people's clicks waited for it: at 100 workshops (bench/load.py, 2 minutes) the p99 of
+an answer outside the half-time burst was 158 ms with the dispatcher on a thread, 81 ms with
+it in a process of its own.
 
 The process is forked before the server opens its database, so it starts from the same
 configuration (and whatever a test harness set up in the parent), and opens connections of
