@@ -8,7 +8,6 @@ from io import BytesIO
 
 from openpyxl import load_workbook
 
-from bot.domain.model import Phase
 from bot.effects import Cancel, Direct, Effect, Schedule, Update
 from bot.events import timer_fired
 from bot.i18n import Translator
