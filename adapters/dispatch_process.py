@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
@@ -43,6 +44,7 @@ class DispatchProcess:
     def __init__(self, process: BaseProcess, pipe: int) -> None:
         self._process = process
         self._pipe: int | None = pipe
+        self._closing = threading.Lock()  # no wake writes to the pipe's number once it is closed
 
     @classmethod
     def start(cls, run: Callable[[], tuple[Wake, Stop]]) -> DispatchProcess:
@@ -58,15 +60,15 @@ class DispatchProcess:
 
     def wake(self) -> None:
         """Deliver soon; safe from any thread."""
-        if self._pipe is None:
-            return
-        with contextlib.suppress(BlockingIOError, BrokenPipeError):  # full: it is awake already
-            os.write(self._pipe, b".")
+        with self._closing, contextlib.suppress(BlockingIOError, BrokenPipeError):  # full: awake already
+            if self._pipe is not None:
+                os.write(self._pipe, b".")
 
     def stop(self) -> None:
-        if self._pipe is not None:
-            os.close(self._pipe)
-            self._pipe = None
+        with self._closing:
+            if self._pipe is not None:
+                os.close(self._pipe)
+                self._pipe = None
         self._process.join(STOP_SECONDS)
         if self._process.is_alive():
             log.warning("the dispatcher process did not stop in %s s; killing it", STOP_SECONDS)
