@@ -155,9 +155,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     store = open_store(settings.database_url, migrate=False, owner=owner)
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)
-    router = PlatformRouter({})
+    router = PlatformRouter({}) if dispatcher is None else None  # else the dispatcher's own
     runtime = start_runtime(store, settings, scheduler, router, public_url, worker=dispatcher)
-    if dispatcher is None:
+    if router is not None:
         router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
                                                    teams_without_auth))
     log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler

@@ -13,7 +13,8 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -82,12 +83,7 @@ async def test_a_form_saved_as_serve_is_killed_loses_its_button_once_teams_sends
     answering Teams; the process dies in between. Teams sends the activity again, the bot
     knows it (a duplicate: nothing is saved twice) and answers, but nobody redraws the card: it
     keeps its Save button, as if nothing had been saved (adapters/teams/app.TeamsBot.on_turn)."""
-    slack_fake, teams_fake = SlackWorkspace().start(), SoakTeamsService().start()
-    port = free_port()
-    serve = Serve(serve_environment(f"sqlite:///{tmp_path / 'form.sqlite3'}", port, slack_fake, teams_fake,
-                                    60, paced=False), tmp_path, port)
-    serve.start()
-    try:
+    with _serving(tmp_path, "form.sqlite3") as (serve, teams_fake):
         async with aiohttp.ClientSession() as session:
             await serve.healthy(session)
             teams = RemoteTeams(Link(serve, session), teams_fake)
@@ -106,6 +102,18 @@ async def test_a_form_saved_as_serve_is_killed_loses_its_button_once_teams_sends
             await teams.settle()
             assert _measures_saved(tmp_path / "form.sqlite3"), "the submission itself was lost"
             assert teams.current(card).submits() == [], "the saved form card still has its button"
+
+
+@contextmanager
+def _serving(tmp_path: Path, database: str) -> Iterator[tuple[Serve, SoakTeamsService]]:
+    """serve on a SQLite file, unpaced, beside fakes of Slack and Teams; stopped at the end."""
+    slack_fake, teams_fake = SlackWorkspace().start(), SoakTeamsService().start()
+    port = free_port()
+    serve = Serve(serve_environment(f"sqlite:///{tmp_path / database}", port, slack_fake, teams_fake,
+                                    60, paced=False), tmp_path, port)
+    serve.start()
+    try:
+        yield serve, teams_fake
     finally:
         serve.stop()
         slack_fake.stop()
@@ -147,12 +155,7 @@ async def test_a_killed_server_leaves_no_dispatcher_behind(tmp_path: Path) -> No
     """serve delivers the outbox in a process of its own (adapters/dispatch_process.py). One
     left running after its server was killed would deliver beside the restarted server's,
     under the same name: the same message twice."""
-    slack_fake, teams_fake = SlackWorkspace().start(), SoakTeamsService().start()
-    port = free_port()
-    serve = Serve(serve_environment(f"sqlite:///{tmp_path / 'kill.sqlite3'}", port, slack_fake, teams_fake,
-                                    60, paced=False), tmp_path, port)
-    serve.start()
-    try:
+    with _serving(tmp_path, "kill.sqlite3") as (serve, _):
         async with aiohttp.ClientSession() as session:
             await serve.healthy(session)
             assert serve.pid is not None
@@ -160,7 +163,3 @@ async def test_a_killed_server_leaves_no_dispatcher_behind(tmp_path: Path) -> No
             assert dispatchers, "serve started no dispatcher process"
             serve.kill()
             await _until(lambda: not any(map(_running, dispatchers)), timeout=5)
-    finally:
-        serve.stop()
-        slack_fake.stop()
-        teams_fake.stop()
