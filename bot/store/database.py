@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,8 +18,11 @@ BUSY_SECONDS = 30  # how long a transaction waits for another to finish before i
 def connect(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    # One turn for the whole engine: its connections take turns at writing.
-    factory = type("_EngineConnection", (_TurnTakingConnection,), {"turn": threading.Lock()})
+    # One turn for the whole engine: its connections take turns at writing; and, through a file
+    # beside the database, with the other processes on it (serve's dispatcher, the scheduler's).
+    path = make_url(url).database
+    turns = {"turn": threading.Lock(), "turn_file": f"{path}-turn" if path and path != ":memory:" else None}
+    factory = type("_EngineConnection", (_TurnTakingConnection,), turns)
     engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS, "check_same_thread": False,
                                               "factory": factory})
 
@@ -40,21 +45,25 @@ class _TurnTakingConnection(sqlite3.Connection):
     """Each transaction takes SQLite's write lock up front (BEGIN IMMEDIATE): a read-then-write
     transaction can then never fail half-way because another process wrote in between.
 
-    Within one process the connections first wait for their turn on a lock of ours. SQLite
-    itself makes a waiting connection sleep in growing steps (up to 100 ms) and try again, so
-    under load the lock sat free while everyone slept; ours wakes the next one as the holder
-    commits. Other processes still meet SQLite's own wait."""
+    The connections first wait for their turn on locks of ours: within the process a thread
+    lock, and between processes an flock on a file beside the database. SQLite itself makes a
+    waiting connection sleep in growing steps (up to 100 ms) and try again, so under load the
+    lock sat free while everyone slept; ours wake the next one as the holder commits. The
+    kernel drops a killed process's flock, so a crash never leaves the turn taken."""
 
     turn: threading.Lock
+    turn_file: str | None
     _holding = False
+    _turn_fd: int | None = None
 
     def begin(self) -> None:
         if not self.turn.acquire(timeout=BUSY_SECONDS):
             raise sqlite3.OperationalError("database is locked")
         try:
+            self._take_file_turn()
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self.turn.release()
+            self._release()
             raise
         self._holding = True
 
@@ -76,11 +85,30 @@ class _TurnTakingConnection(sqlite3.Connection):
         finally:
             if self._holding:
                 self._holding = False
-                self.turn.release()
+                self._release()
+            if self._turn_fd is not None:
+                os.close(self._turn_fd)
+                self._turn_fd = None
 
     def _hand_over(self) -> None:
         if self._holding and not self.in_transaction:
             self._holding = False
+            self._release()
+
+    def _take_file_turn(self) -> None:
+        """Blocks until no other process is writing. Without a timeout: a holder is inside
+        one short transaction, and the lock goes with it if it dies."""
+        if self.turn_file is None:
+            return
+        if self._turn_fd is None:  # its own open file: flock excludes other descriptions only
+            self._turn_fd = os.open(self.turn_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+
+    def _release(self) -> None:
+        try:
+            if self._turn_fd is not None:
+                fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+        finally:
             self.turn.release()
 
 

@@ -3,8 +3,12 @@ and a transaction that fails or is abandoned never keeps the others waiting."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -80,3 +84,51 @@ def test_a_connection_dropped_in_a_transaction_hands_the_turn_on(engine) -> None
         session.add(ProcessedEventRow(event_id="after", workshop_id="w", handled_at=START))
     with sessions(engine)() as session:
         assert session.scalars(select(ProcessedEventRow.event_id)).all() == ["after"]
+
+
+def _hold_a_transaction(url: str, began: Any, seconds: float) -> None:
+    """In another process: take the write turn, keep it `seconds`, then commit."""
+    engine = connect(url)
+    with sessions(engine).begin() as session:
+        session.add(ProcessedEventRow(event_id="other process", workshop_id="w", handled_at=START))
+        session.flush()
+        began.set()
+        time.sleep(seconds)
+
+
+@pytest.fixture
+def other_process(tmp_path: Path) -> Iterator[Callable[[float], multiprocessing.Process]]:
+    context = multiprocessing.get_context("spawn")  # as serve's dispatcher: its own connections
+    started: list[multiprocessing.Process] = []
+
+    def start(seconds: float) -> multiprocessing.Process:
+        began = context.Event()
+        process = context.Process(target=_hold_a_transaction,
+                                  args=(f"sqlite:///{tmp_path}/turns.sqlite3", began, seconds))
+        process.start()
+        started.append(process)
+        assert began.wait(30), "the other process never began its transaction"
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.join()
+
+
+def test_a_writer_waits_for_another_process_to_finish_rather_than_failing(engine, other_process) -> None:  # noqa: ANN001
+    """SQLite alone gives up after its busy timeout (2 s here) with "database is locked"; the
+    turn on the file beside the database waits for the other process's commit instead."""
+    other_process(3.0)
+    with sessions(engine).begin() as session:
+        session.add(ProcessedEventRow(event_id="this process", workshop_id="w", handled_at=START))
+    with sessions(engine)() as session:
+        assert sorted(session.scalars(select(ProcessedEventRow.event_id))) == ["other process", "this process"]
+
+
+def test_a_killed_process_does_not_keep_the_turn(engine, other_process) -> None:  # noqa: ANN001
+    other_process(600.0).kill()
+    with sessions(engine).begin() as session:
+        session.add(ProcessedEventRow(event_id="after the kill", workshop_id="w", handled_at=START))
+    with sessions(engine)() as session:
+        assert session.scalars(select(ProcessedEventRow.event_id)).all() == ["after the kill"]
