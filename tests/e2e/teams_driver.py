@@ -39,7 +39,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
@@ -65,6 +65,8 @@ from tests.fakes.teams_api import APP_ID, APP_PASSWORD, TENANT_ID, FakeTeamsApi,
 PLENUM = "19:plenum@thread.tacv2"
 DM = "dm"  # `where` for the person's own one-to-one chat with the bot
 SETTLE_SECONDS = 30.0
+K = TypeVar("K")
+V = TypeVar("V")
 POLL_SECONDS = 0.02
 _PUNCTUATION = frozenset(string.punctuation)
 
@@ -559,7 +561,7 @@ class TeamsWorkshop:
 
     def _note_forms(self, name: str, since: int) -> None:
         """The newest form card posted after `since` is the one the press opened for `name`."""
-        fresh = [self._shown(key, self.fake.posted[key]) for key, order in list(self.fake.touched.items())
+        fresh = [self._shown(key, self.fake.posted[key]) for key, order in _snapshot(self.fake.touched)
                  if order > since and key in self.fake.posted]
         forms = [s for s in fresh if s.is_form and s.versions == 1]
         if forms:
@@ -620,3 +622,13 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+def _snapshot(items: dict[K, V]) -> list[tuple[K, V]]:
+    """The fake adds to its dicts on its own thread: a copy made while it does can fail (a
+    garbage collection during the copy lets that thread run), so it is made again."""
+    while True:
+        try:
+            return list(items.items())
+        except RuntimeError:  # dictionary changed size during iteration
+            continue
