@@ -164,9 +164,23 @@ class Worker(Protocol):
     def stop(self) -> None: ...
 
 
+Platforms = Callable[[Callable[[Event], object]], Mapping[str, Deliverer]]
+
+
+def platforms(store: Store, settings: Settings, teams_without_auth: bool = False,
+              teams_endpoints: Endpoints | None = None) -> Platforms:
+    """The deliverers of every platform whose credentials are set, made once the service they
+    report back to exists (`start_runtime`)."""
+    return lambda submit: platform_deliverers(store, settings, submit, teams_without_auth, teams_endpoints)
+
+
 def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
-                  deliverer: Deliverer | None, public_url: str = "", worker: Worker | None = None) -> Runtime:
-    """`deliverer`: delivers the outbox on a thread of this process; or `worker` does it."""
+                  deliverer: Deliverer | None = None, public_url: str = "", worker: Worker | None = None,
+                  *, deliver_to: Platforms | None = None) -> Runtime:
+    """The outbox is delivered on a thread of this process by `deliverer`, or by the platforms'
+    deliverers (`deliver_to`); or `worker` delivers it. The platforms' deliverers are made
+    before the thread starts: made after, what was waiting at start failed once with "no
+    adapter is on" and went out a second late."""
     clock: ScaledClock | SystemClock = (
         scaled_clock(store.memory, settings.bot_time_scale) if settings.bot_time_scale
         else SystemClock())
@@ -174,6 +188,8 @@ def start_runtime(store: Store, settings: Settings, run_scheduler: bool,
     scheduler = create_scheduler(store.engine)
     timers = JobStoreTimers(scheduler, clock)
     if worker is None:
+        if deliver_to is not None:
+            deliverer = PlatformRouter(deliver_to(service.handle))
         assert deliverer is not None, "a deliverer or a worker"
         worker = thread = DispatchWorker(Dispatcher(store.outbox, deliverer, timers, clock),
                                          closing=deliverer.aclose if isinstance(deliverer, Closing) else None)

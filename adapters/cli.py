@@ -16,8 +16,7 @@ from pydantic import ValidationError
 from aiohttp import web
 from rich.console import Console
 
-from adapters.app import (PlatformRouter, Store, open_store, plan_files, platform_deliverers,
-                          start_runtime, units)
+from adapters.app import Store, open_store, plan_files, platforms, start_runtime, units
 from adapters.config import Settings
 from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
@@ -155,11 +154,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     store = open_store(settings.database_url, migrate=False, owner=owner)
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)
-    router = PlatformRouter({}) if dispatcher is None else None  # else the dispatcher's own
-    runtime = start_runtime(store, settings, scheduler, router, public_url, worker=dispatcher)
-    if router is not None:
-        router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
-                                                   teams_without_auth))
+    runtime = start_runtime(store, settings, scheduler, public_url=public_url, worker=dispatcher,
+                            deliver_to=platforms(store, settings, teams_without_auth))
     log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
              else "scheduled here, run by the process started with --scheduler")
     if settings.bot_time_scale:
@@ -182,10 +178,8 @@ def _dispatch_here(settings: Settings, owner: str, public_url: str,
     serve's name, so a restarted server takes its claims over at once; the timers it meets
     are scheduled in the database, for the process that runs them."""
     store = open_store(settings.database_url, migrate=False, owner=owner)
-    router = PlatformRouter({})
-    runtime = start_runtime(store, settings, False, router, public_url)
-    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
-                                               teams_without_auth))
+    runtime = start_runtime(store, settings, False, public_url=public_url,
+                            deliver_to=platforms(store, settings, teams_without_auth))
 
     def stop() -> None:
         runtime.stop()

@@ -60,7 +60,7 @@ def bare_app(api_url: str) -> web.Application:
 
 async def run_bot(options: argparse.Namespace) -> None:
     """As adapters/cli.py `serve` wires it, with the scheduler on (the one process of a deployment)."""
-    from adapters.app import PlatformRouter, open_store, platform_deliverers, start_runtime
+    from adapters.app import open_store, platforms, start_runtime
     from adapters.config import Settings
     from adapters.dispatch_process import DispatchProcess
     from adapters.server import build_app
@@ -73,10 +73,8 @@ async def run_bot(options: argparse.Namespace) -> None:
                         microsoft_app_password=SecretStr(APP_PASSWORD), microsoft_app_tenant_id=TENANT_ID)
     def dispatch_here() -> tuple[Callable[[], None], Callable[[], None]]:  # as cli._dispatch_here
         store = open_store(settings.database_url, migrate=False)
-        router = PlatformRouter({})
-        runtime = start_runtime(store, settings, False, router)
-        router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
-                                                   teams_endpoints=endpoints))
+        runtime = start_runtime(store, settings, False,
+                                deliver_to=platforms(store, settings, teams_endpoints=endpoints))
         return runtime.worker.wake, lambda: (runtime.stop(), store.close())  # type: ignore[func-returns-value]
 
     open_store(settings.database_url).close()

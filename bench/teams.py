@@ -57,12 +57,11 @@ from pydantic import SecretStr  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from adapters.app import (  # noqa: E402
-    PlatformRouter,
     Store,
     build_service,
     open_store,
     plan_files,
-    platform_deliverers,
+    platforms,
     start_runtime,
 )
 from adapters.config import Settings  # noqa: E402
@@ -302,10 +301,8 @@ async def run(url: str, options: argparse.Namespace) -> None:
                             microsoft_app_password=SecretStr(APP_PASSWORD), microsoft_app_tenant_id=TENANT_ID)
         store = open_store(url)
         await workshop_in_ambitions(store, settings, Path(folder))
-        router = PlatformRouter({})
-        runtime = start_runtime(store, settings, False, router)
-        router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
-                                                   teams_endpoints=fake.endpoints()))
+        runtime = start_runtime(store, settings, False,
+                                deliver_to=platforms(store, settings, teams_endpoints=fake.endpoints()))
         bot_runner, bot_url = await serve(build_app(store, settings, runtime, teams_endpoints=fake.endpoints()))
         bare_runner, bare_url = await serve(minimal_bot(fake))
 

@@ -8,21 +8,24 @@ URL or a stack trace to whoever can reach the port.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
-from adapters.app import Store, open_store
+from adapters.app import Store, open_store, platforms, start_runtime
 from adapters.config import Settings
 from adapters.server import adapter_status, build_app
 from bot.effects import Post
+from bot.store.tables import OutboxRow
 from bot.store.uow import SqlUnitOfWork
 from bot.ui import Message, Text
 from tests.conftest import START
+from tests.fakes.slack_api import FakeSlackApi
 
 # Nothing listens on port 1, so connecting is refused at once (no waiting on a timeout).
 UNREACHABLE = "postgresql+psycopg://nobody:hunter2@127.0.0.1:1/none"
@@ -167,3 +170,31 @@ def test_credentials_from_the_environment_turn_slack_on(monkeypatch: pytest.Monk
 
     assert slack.startswith("Slack: on")
     assert "xoxb-from-env" not in slack
+
+
+def test_what_waited_for_the_server_goes_out_on_its_first_try(tmp_path: Path) -> None:
+    """A restarted server finds messages waiting. Its platforms' deliverers must be ready before
+    its dispatcher looks: one started without them failed each waiting message once ("no
+    adapter is on") and sent it a second late."""
+    with FakeSlackApi() as slack:
+        config = settings(database_url=f"sqlite:///{tmp_path / 'restart.sqlite3'}",
+                          slack_bot_token="xoxb-test", slack_signing_secret="s", slack_api_url=slack.url)
+        store = open_store(config.database_url)
+        with SqlUnitOfWork(store.sessions) as uow:
+            uow.add_effects("w1", [Post(f"slack:C{n}", Message((Text(f"Besked {n}"),), f"Besked {n}"))
+                                   for n in range(5)], START)
+            uow.commit()
+        runtime = start_runtime(store, config, False, deliver_to=platforms(store, config))
+        try:
+            deadline = time.monotonic() + 30
+            while store.outbox.backlog() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with store.sessions() as session:
+                tries = session.execute(select(OutboxRow.attempts, OutboxRow.last_error)).all()
+        finally:
+            runtime.stop()
+            store.close()
+
+    assert sorted(tries) == [(1, "")] * 5
+    assert sorted(call.params["text"] for call in slack.calls_to("chat.postMessage", ok_only=True)) \
+        == [f"Besked {n}" for n in range(5)]

@@ -34,7 +34,7 @@ import re
 import socket
 import string
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,17 +48,19 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.app import (
-    PlatformRouter,
+    Platforms,
     Runtime,
     Store,
     open_store,
-    platform_deliverers,
+    platforms,
     start_runtime,
 )
 from adapters.config import Settings
 from adapters.pacing import Pacer
 from adapters.server import build_app
 from adapters.teams.render import SUBMIT_KEY, WORD_JOINER
+from bot.dispatch import Deliverer
+from bot.events import Event
 from bot.store.tables import OutboxRow
 from tests.fakes.teams_api import APP_ID, APP_PASSWORD, TENANT_ID, FakeTeamsApi, Person
 
@@ -333,14 +335,11 @@ class TeamsWorkshop:
                 bot_language=self.language, bot_time_scale=None)
             self.store = open_store(self.settings.database_url)
             stack.callback(self.store.close)
-            router = PlatformRouter({})
-            self.runtime = start_runtime(self.store, self.settings, False, router)
-            stack.callback(self.runtime.stop)
             endpoints = self.fake.endpoints()
-            router.adapters.update(platform_deliverers(self.store, self.settings, self.runtime.service.handle,
-                                                       teams_endpoints=endpoints))
-            teams = router.adapters["teams"]
-            teams.pacer = Pacer(0)  # type: ignore[attr-defined]  # the fake takes any pace
+            self.runtime = start_runtime(self.store, self.settings, False,
+                                         deliver_to=unpaced(platforms(self.store, self.settings,
+                                                                      teams_endpoints=endpoints)))
+            stack.callback(self.runtime.stop)
             app = build_app(self.store, self.settings, self.runtime, teams_endpoints=endpoints)
             self.client = TestClient(TestServer(app, host="127.0.0.1", port=self.port))
             await self.client.start_server()
@@ -607,6 +606,15 @@ def _typed(node: Json, value: str | Iterable[str]) -> str:
 
 
 # --- small things -------------------------------------------------------------------------
+
+
+def unpaced(deliver_to: Platforms) -> Platforms:
+    """The platforms' deliverers, with Teams' pace off: the fake takes any pace."""
+    def made(submit: Callable[[Event], object]) -> Mapping[str, Deliverer]:
+        deliverers = deliver_to(submit)
+        deliverers["teams"].pacer = Pacer(0)  # type: ignore[attr-defined]
+        return deliverers
+    return made
 
 
 def _free_port() -> int:

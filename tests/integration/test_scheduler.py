@@ -192,13 +192,14 @@ def test_a_timer_scheduled_by_one_process_fires_in_the_scheduler_process(
 def test_a_killed_scheduler_sends_what_fell_due_while_it_was_down_once_and_the_rest_on_time(
         processes: tuple[Store, WebProcess, SchedulerProcess]) -> None:
     store, web, scheduler = processes
-    # Written while no scheduler runs, so nothing can fire before the kill however slow this is.
+    scheduler.start()
+    scheduler.kill()
+    # Written once the scheduler is down, so nothing can fire before the kill however slow the
+    # machine is (started after them, a scheduler slow to answer ran them before its kill).
     while_down = web.workshop(ends_in=6, org="org-b")
     lost = web.workshop(ends_in=6, org="org-d")
     due_at = time.monotonic() + 6
-    later = web.workshop(ends_in=18, org="org-c")  # well after the restart has taken stock
-    scheduler.start()
-    scheduler.kill()
+    later = web.workshop(ends_in=24, org="org-c")  # well after the restart has taken stock
     # A crash while a job ran: APScheduler had already taken it out of the store.
     with store.sessions.begin() as session:
         session.execute(delete(SchedulerJobRow).where(SchedulerJobRow.id == timer_id(lost)))

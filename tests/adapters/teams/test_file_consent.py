@@ -20,11 +20,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.app import (
-    PlatformRouter,
     Runtime,
     Store,
     open_store,
-    platform_deliverers,
+    platforms,
     start_runtime,
 )
 from adapters.config import Settings
@@ -52,10 +51,8 @@ async def served(tmp_path: Path, fake: FakeTeamsApi) -> AsyncIterator[tuple[Test
                         microsoft_app_id=APP_ID, microsoft_app_password=SecretStr(APP_PASSWORD),
                         microsoft_app_tenant_id=TENANT_ID)
     store = open_store(settings.database_url)
-    router = PlatformRouter({})
-    runtime = start_runtime(store, settings, False, router)
-    router.adapters.update(platform_deliverers(store, settings, runtime.service.handle,
-                                               teams_endpoints=fake.endpoints()))
+    runtime = start_runtime(store, settings, False,
+                            deliver_to=platforms(store, settings, teams_endpoints=fake.endpoints()))
     app = build_app(store, settings, runtime, teams_endpoints=fake.endpoints())
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client, store, runtime
