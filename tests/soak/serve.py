@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+import adapters.app as app
 import adapters.cli as cli
 import adapters.teams.app as teams_app
 from adapters.config import Settings
@@ -42,7 +43,7 @@ def point_teams_at_fake(port: int) -> None:
 
 
 def unpaced() -> None:
-    original = cli.platform_deliverers
+    original = app.platform_deliverers
 
     def platform_deliverers(*args: Any, **kwargs: Any) -> dict[str, Any]:
         made = original(*args, **kwargs)
@@ -51,7 +52,7 @@ def unpaced() -> None:
                 deliverer.pacer = Pacer(0)  # type: ignore[attr-defined]
         return made
 
-    cli.platform_deliverers = platform_deliverers  # type: ignore[assignment]
+    app.platform_deliverers = platform_deliverers  # type: ignore[assignment]  # what `platforms` calls
 
 
 def main() -> None:
