@@ -25,6 +25,8 @@ import threading
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
+from bot.store.database import give_way
+
 log = logging.getLogger(__name__)
 
 STOP_SECONDS = 15  # the dispatcher finishes what it is sending (its own stop waits 10 s)
@@ -80,6 +82,7 @@ def _child(run: Callable[[], tuple[Wake, Stop]], read: int, write: int, parent: 
     os.close(write)  # or the pipe would never close while this process lives
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops us
+    give_way()  # to the server's requests, at SQLite's write lock
     wake, stop = run()
     try:
         with os.fdopen(read, "rb", buffering=0) as pipe:

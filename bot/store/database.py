@@ -13,6 +13,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_SECONDS = 30  # how long a transaction waits for another to finish before it gives up
+_giving_way = False
+
+
+def give_way() -> None:
+    """From now on this process's writers let other processes' waiting writers go first, on
+    SQLite. For serve's dispatcher: when the machine is short of time, people's clicks must be
+    acknowledged within Slack's 3 seconds, while a card may come a moment later."""
+    global _giving_way
+    _giving_way = True
 
 
 def connect(url: str) -> Engine:
@@ -55,6 +64,7 @@ class _TurnTakingConnection(sqlite3.Connection):
     turn_file: str | None
     _holding = False
     _turn_fd: int | None = None
+    _wanted_fd: int | None = None
 
     def begin(self) -> None:
         if not self.turn.acquire(timeout=BUSY_SECONDS):
@@ -86,9 +96,10 @@ class _TurnTakingConnection(sqlite3.Connection):
             if self._holding:
                 self._holding = False
                 self._release()
-            if self._turn_fd is not None:
-                os.close(self._turn_fd)
-                self._turn_fd = None
+            for fd in (self._turn_fd, self._wanted_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._turn_fd = self._wanted_fd = None
 
     def _hand_over(self) -> None:
         if self._holding and not self.in_transaction:
@@ -100,9 +111,28 @@ class _TurnTakingConnection(sqlite3.Connection):
         one short transaction, and the lock goes with it if it dies."""
         if self.turn_file is None:
             return
-        if self._turn_fd is None:  # its own open file: flock excludes other descriptions only
-            self._turn_fd = os.open(self.turn_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+        if self._turn_fd is None:  # its own open files: flock excludes other descriptions only
+            self._turn_fd = _opened(self.turn_file)
+            self._wanted_fd = _opened(f"{self.turn_file}-wanted")
+        if not _giving_way:
+            # Shared while waiting: a process that gives way sees that someone is waiting.
+            fcntl.flock(self._wanted_fd, fcntl.LOCK_SH)
+            try:
+                fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+            finally:
+                fcntl.flock(self._wanted_fd, fcntl.LOCK_UN)
+            return
+        while True:
+            fcntl.flock(self._wanted_fd, fcntl.LOCK_EX)  # until nobody else is waiting
+            fcntl.flock(self._wanted_fd, fcntl.LOCK_UN)
+            fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+            try:  # someone may have come while this one waited: they go first
+                fcntl.flock(self._wanted_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+                continue
+            fcntl.flock(self._wanted_fd, fcntl.LOCK_UN)
+            return
 
     def _release(self) -> None:
         try:
@@ -110,6 +140,10 @@ class _TurnTakingConnection(sqlite3.Connection):
                 fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
         finally:
             self.turn.release()
+
+
+def _opened(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:

@@ -132,3 +132,45 @@ def test_a_killed_process_does_not_keep_the_turn(engine, other_process) -> None:
         session.add(ProcessedEventRow(event_id="after the kill", workshop_id="w", handled_at=START))
     with sessions(engine)() as session:
         assert session.scalars(select(ProcessedEventRow.event_id)).all() == ["after the kill"]
+
+
+def _hold_until(url: str, began: Any, release: Any) -> None:
+    with sessions(connect(url)).begin() as session:
+        session.add(ProcessedEventRow(event_id="holder", workshop_id="w", handled_at=START))
+        session.flush()
+        began.set()
+        release.wait(60)
+
+
+def _write_one(url: str, name: str, gives_way: bool, asking: Any) -> None:
+    if gives_way:
+        database.give_way()
+    factory = sessions(connect(url))
+    asking.set()
+    with factory.begin() as session:
+        session.add(ProcessedEventRow(event_id=name, workshop_id="w", handled_at=START))
+
+
+def test_a_process_that_gives_way_lets_a_request_that_came_later_go_first(engine, tmp_path: Path) -> None:  # noqa: ANN001
+    """serve's dispatcher gives way: waiting since before the server's request, it still
+    writes after it, so that the click is acknowledged first."""
+    url = f"sqlite:///{tmp_path}/turns.sqlite3"
+    context = multiprocessing.get_context("spawn")
+    began, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_until, args=(url, began, release))
+    holder.start()
+    assert began.wait(30)
+    writers = []
+    for name, gives_way in (("dispatcher", True), ("request", False)):
+        asking = context.Event()
+        writers.append(process := context.Process(target=_write_one, args=(url, name, gives_way, asking)))
+        process.start()
+        assert asking.wait(30)
+        time.sleep(0.5)  # waiting for the turn by now
+    release.set()
+    for process in (holder, *writers):
+        process.join(30)
+
+    with engine.connect() as connection:
+        order = connection.execute(text("SELECT event_id FROM processed_events ORDER BY rowid")).scalars().all()
+    assert order == ["holder", "request", "dispatcher"]
