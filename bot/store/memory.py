@@ -29,9 +29,17 @@ class PlatformMemory:
         known = self._read.get(key)
         if known is not None and time.monotonic() - known[0] < self._fresh:
             return known[1]
+        asked = time.monotonic()
         with self._sessions() as session:
             row = session.get(PlatformMemoryRow, key)
             value = row.value if row else None
+        newer = self._read.get(key)
+        if newer is not None and newer[0] >= asked:
+            # Written by another thread while this read ran: what it wrote is at least as new.
+            # Kept instead, this read put a Teams conversation's reference back to "unknown"
+            # for FRESH_SECONDS when the same first message arrived twice at once, and every
+            # message to it meanwhile was given up on.
+            return newer[1]
         self._keep(key, value)
         return value
 

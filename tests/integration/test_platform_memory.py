@@ -3,6 +3,10 @@ once the kept value is old, and what it keeps stays bounded in a long-running se
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 
 from adapters.app import Store, open_store
@@ -28,3 +32,30 @@ def test_it_keeps_at_most_its_limit(store: Store, monkeypatch: pytest.MonkeyPatc
     for n in range(5):
         here.put(f"k{n}", str(n))
     assert len(here._read) == 3 and here.get("k0") == "0"  # forgotten here, still in the store
+
+
+class _WrittenDuringTheRead:
+    """The memory's sessions, except that another thread's write lands while a read runs (after
+    the read has looked, before it is kept): as when Teams sends a conversation's first
+    message twice at once."""
+
+    def __init__(self, sessions: Any, write: Callable[[], None]) -> None:
+        self._sessions, self._write = sessions, write
+        self.begin = sessions.begin
+
+    @contextmanager
+    def __call__(self) -> Iterator[Any]:
+        with self._sessions() as session:
+            yield session
+        self._write()  # the read's transaction is over (on SQLite a write waits for it)
+
+
+def test_a_read_overtaken_by_a_write_does_not_bring_the_old_value_back(store: Store) -> None:
+    memory = PlatformMemory(store.sessions)
+    memory._sessions = _WrittenDuringTheRead(store.sessions,  # type: ignore[assignment]
+                                             lambda: memory.put("teams:place:x", "reference"))
+
+    memory.get("teams:place:x")  # found nothing; meanwhile the reference was stored
+
+    memory._sessions = store.sessions
+    assert memory.get("teams:place:x") == "reference"
