@@ -4,13 +4,16 @@ A plenum of people placing dots at the same moment would otherwise queue for the
 row lock one by one, each loading the whole workshop. Here the events for one workshop that
 are waiting when its turn comes go to the service as one batch (one load, one commit), and
 each request still gets its own answer. Buttons and forms name their workshop; typed commands
-are batched by conversation, which names it too (the service keeps a batch to one workshop).
+go with the workshop their conversation's last command was for, or else by conversation (the
+service keeps a batch to one workshop either way). Queued by workshop, a workshop's events
+are handled in the order they came.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 
 from bot.events import Event
 from bot.service import Result, WorkshopService
@@ -18,15 +21,20 @@ from bot.service import Result, WorkshopService
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 50
+MAX_PLACES = 10_000  # conversations whose workshop is remembered; the least recent go first
 
 
 class Batcher:
     def __init__(self, service: WorkshopService) -> None:
         self.service = service
         self._waiting: dict[str, list[tuple[Event, asyncio.Future[Result]]]] = {}
+        # Which workshop each conversation's commands were for: its commands and its buttons
+        # then queue together, and are handled in the order they came.
+        self._workshop_of: OrderedDict[str, str] = OrderedDict()
 
     async def handle(self, event: Event) -> Result:
-        key = event.workshop_id or f"{event.org}\n{event.conversation}"
+        place = f"{event.org}\n{event.conversation}"
+        key = event.workshop_id or self._workshop_of.get(place) or place
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         if key in self._waiting:  # a batch for this workshop is forming or running: join the next
             self._waiting[key].append((event, answer))
@@ -55,8 +63,17 @@ class Batcher:
                     if not answer.done():
                         answer.set_exception(error)
             return
-        for (_, answer), result in zip(batch, results, strict=True):
+        for (event, answer), result in zip(batch, results, strict=True):
+            self._learn(event, result)
             _answer(answer, result)
+
+    def _learn(self, event: Event, result: Result) -> None:
+        if result.workshop_id and event.conversation:
+            place = f"{event.org}\n{event.conversation}"
+            self._workshop_of[place] = result.workshop_id
+            self._workshop_of.move_to_end(place)
+            if len(self._workshop_of) > MAX_PLACES:
+                self._workshop_of.popitem(last=False)
 
 
 def _answer(answer: asyncio.Future[Result], result: Result) -> None:

@@ -11,9 +11,12 @@ from aiohttp import web
 from sqlalchemy import text
 
 from adapters.app import Runtime, Store, plan_files
+from adapters.batching import Batcher
 from adapters.config import Settings
+from adapters.intake import Intake, sweeping
 from adapters.web.routes import mount_board
 from bot.clock import SystemClock
+from bot.store.inbox import SqlInbox
 from bot.store.outbox import OutboxState
 
 if TYPE_CHECKING:
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ambition-bot")
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
+INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
 
 
 def adapter_status(settings: Settings, teams_without_auth: bool = False) -> list[str]:
@@ -41,14 +45,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     store = request.app[STORE]
+    intake = request.app.get(INTAKE)
 
-    def check() -> OutboxState:
+    def check() -> tuple[OutboxState, int]:
         with store.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        return store.outbox.state(datetime.now(UTC))
+        # The inbox first: an event leaves it once its effects are in the outbox, so both
+        # empty means nothing answered is still on its way.
+        kept = intake.inbox.count() if intake else 0
+        return store.outbox.state(datetime.now(UTC)), kept
 
     try:
-        outbox = await asyncio.to_thread(check)
+        outbox, kept = await asyncio.to_thread(check)
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         log.warning("readiness check failed: %s", type(error).__name__)
         return web.json_response({"status": "unavailable", "database": type(error).__name__},
@@ -58,7 +66,8 @@ async def readyz(request: web.Request) -> web.Response:
         "outbox": {"waiting": outbox.waiting, "retrying": outbox.retrying, "set_aside": outbox.set_aside,
                    "oldest_seconds": round(outbox.oldest_seconds, 1),
                    "next_retry_at": outbox.next_retry_at.isoformat() if outbox.next_retry_at else None,
-                   "last_error": outbox.last_error[:300]}})
+                   "last_error": outbox.last_error[:300]},
+        "inbox": {"waiting": kept}})  # answered, and not handled yet
 
 
 def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
@@ -73,14 +82,21 @@ def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
     # The plenum board: on every server, so any process can show any workshop's board.
     mount_board(app, store.sessions, store.workshops, runtime.clock if runtime else SystemClock(),
                 settings.bot_language)
-    if runtime is not None and settings.slack_on:
-        _mount_slack(app, settings, runtime, slack_socket_mode)
-    if runtime is not None and (settings.teams_on or teams_without_auth):
-        _mount_teams(app, store, settings, runtime, teams_endpoints)
+    if runtime is None or not (settings.slack_on or settings.teams_on or teams_without_auth):
+        return app
+    intake = Intake(Batcher(runtime.service), SqlInbox.beside(store.engine), runtime.worker.wake)
+    app[INTAKE] = intake
+    start, stop = sweeping(intake)
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    if settings.slack_on:
+        _mount_slack(app, settings, intake, slack_socket_mode)
+    if settings.teams_on or teams_without_auth:
+        _mount_teams(app, store, settings, intake, teams_endpoints)
     return app
 
 
-def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime: Runtime,
+def _mount_teams(app: web.Application, store: Store, settings: Settings, intake: Intake,
                  endpoints: Endpoints | None) -> None:
     from adapters.teams.app import (
         TeamsBot,
@@ -95,8 +111,7 @@ def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime
 
     log_auth(settings)
     files = plan_files(store, SystemClock())
-    bot = TeamsBot(runtime.service, Conversations(store.memory), runtime.worker.wake,
-                   tenant_plans(store.sessions, files))
+    bot = TeamsBot(intake, Conversations(store.memory), tenant_plans(store.sessions, files))
     adapter = cloud_adapter(settings, endpoints)
     app.router.add_post("/api/messages", teams_route(adapter, bot))
 
@@ -109,7 +124,7 @@ def _mount_teams(app: web.Application, store: Store, settings: Settings, runtime
         app.router.add_get("/files/{token}", plan_download(links, files, settings.bot_language))
 
 
-def _mount_slack(app: web.Application, settings: Settings, runtime: Runtime, socket_mode: bool) -> None:
+def _mount_slack(app: web.Application, settings: Settings, intake: Intake, socket_mode: bool) -> None:
     from adapters.slack.app import (  # only where Slack is on
         build_slack_app,
         slack_route,
@@ -117,8 +132,8 @@ def _mount_slack(app: web.Application, settings: Settings, runtime: Runtime, soc
 
     assert settings.slack_bot_token and settings.slack_signing_secret
     secret = settings.slack_signing_secret.get_secret_value()
-    slack = build_slack_app(runtime.service, settings.slack_bot_token.get_secret_value(), secret,
-                            settings.slack_api_url, runtime.worker.wake)
+    slack = build_slack_app(intake, settings.slack_bot_token.get_secret_value(), secret,
+                            settings.slack_api_url)
     if not socket_mode:
         app.router.add_post("/slack/events", slack_route(slack, secret))
         return

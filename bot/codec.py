@@ -1,18 +1,20 @@
-"""Effects to JSON and back, for the outbox. Only the message and effect types are known."""
+"""Effects and events to JSON and back, for the outbox and the inbox. Only the message,
+effect and event types are known."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from bot import effects, ui
+from bot import effects, events, ui
 
 _TYPES: dict[str, type] = {
     cls.__name__: cls
-    for module in (effects, ui)
+    for module in (effects, events, ui)
     for cls in vars(module).values()
     if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
 }
@@ -28,6 +30,8 @@ def to_plain(value: Any) -> Any:
         return {"$dt": value.isoformat()}
     if isinstance(value, date):
         return {"$d": value.isoformat()}
+    if isinstance(value, bytes):  # a file sent with a command
+        return {"$b": base64.b64encode(value).decode("ascii")}
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
     if isinstance(value, dict) or hasattr(value, "items"):
@@ -44,6 +48,8 @@ def _rich(value: Any) -> Any:
         return datetime.fromisoformat(value["$dt"])
     if "$d" in value:
         return date.fromisoformat(value["$d"])
+    if "$b" in value:
+        return base64.b64decode(value["$b"])
     fields = {k: _rich(v) for k, v in value.items() if k != "$"}
     return _TYPES[value["$"]](**fields) if "$" in value else fields
 
@@ -53,4 +59,13 @@ def dumps(effect: effects.Effect) -> str:
 
 
 def loads(text: str) -> effects.Effect:
+    return _rich(json.loads(text))
+
+
+def dumps_event(event: events.Event) -> str:
+    # ASCII: a lone surrogate (JSON can carry one, UTF-8 cannot) comes back as it went in.
+    return json.dumps(to_plain(event), separators=(",", ":"))
+
+
+def loads_event(text: str) -> events.Event:
     return _rich(json.loads(text))

@@ -1,9 +1,10 @@
 """The Slack endpoint: slack-bolt verifies each request, `parse` turns it into an event, the
 service handles it, and the answer goes out through the outbox (woken at once).
 
-Slack wants an answer within 3 seconds. Buttons and commands are acknowledged as soon as the
-event is stored; a modal's submit waits for the engine, because its errors belong inline in
-the modal (`response_action: errors`), not in a separate message.
+Slack wants an answer within 3 seconds. Buttons, commands and events are acknowledged as soon
+as the event is kept in the inbox, and handled after (adapters/intake.py); a modal's submit
+waits for the engine, because its errors belong inline in the modal (`response_action:
+errors`), not in a separate message.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.batching import Batcher
+from adapters.intake import Intake
 from adapters.slack import parse
 from adapters.slack.render import form_errors
 from bot.events import Actor, Command, Event
-from bot.service import Result, WorkshopService
+from bot.service import Result
 
 log = logging.getLogger(__name__)
 ANY = re.compile(".*")
@@ -40,32 +41,35 @@ def slack_client(token: str, api_url: str) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=api_url, timeout=10)
 
 
-def build_slack_app(service: WorkshopService, token: str, signing_secret: str, api_url: str,
-                    wake: Callable[[], None]) -> AsyncApp:
+def build_slack_app(intake: Intake, token: str, signing_secret: str, api_url: str) -> AsyncApp:
     app = AsyncApp(signing_secret=signing_secret, client=slack_client(token, api_url),
                    process_before_response=True)
-    batcher = Batcher(service)
     names = Names(app.client)
 
     async def handle(event: Event) -> Result:
-        result = await batcher.handle(await names.named(event))
-        wake()
+        """Now, for an answer that depends on it (a form's errors)."""
+        result = await intake.batcher.handle(await names.named(event))
+        intake.wake()
         return result
+
+    async def take(event: Event) -> None:
+        """Kept, to be handled once the request is answered."""
+        await intake.take(await names.named(event))
 
     @app.command("/ambition")
     async def on_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await take(parse.command(body, bot_user=context.bot_user_id))
         await ack()
-        await handle(parse.command(body, bot_user=context.bot_user_id))
 
     @app.action(ANY)
     async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
         try:
             event = parse.action(body)
         except (ValueError, KeyError, IndexError):
             log.warning("ignored a Slack action the bot did not make")
-            return
-        await handle(event)
+        else:
+            await take(event)
+        await ack()
 
     @app.view(ANY)
     async def on_submit(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -77,13 +81,13 @@ def build_slack_app(service: WorkshopService, token: str, signing_secret: str, a
 
     @app.event("app_mention")
     async def on_mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        await handle(parse.mention(body, bot_user=context.bot_user_id))
+        await take(parse.mention(body, bot_user=context.bot_user_id))
 
     @app.event("member_joined_channel")
     async def on_joined(body: dict[str, Any], context: AsyncBoltContext) -> None:
         if body["event"].get("user") == context.bot_user_id:
             return  # the bot itself, added to a group's channel, is nobody's group member
-        await handle(parse.joined(body))
+        await take(parse.joined(body))
 
     @app.event("message")
     async def on_message(body: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """The Teams endpoint: botbuilder's CloudAdapter authenticates each activity, `parse` turns it
-into events, the service handles them, and the answers go out through the outbox (woken at
-once). A form card's submission is answered on the card itself: drawn again with its errors
-and what was typed, or, once saved, without its button.
+into events, and the answers go out through the outbox (woken at once). A command or a
+button is answered once it is kept in the inbox, and handled after (adapters/intake.py). A
+form card's submission is handled at once, since it is answered on the card itself: drawn
+again with its errors and what was typed, or, once saved, without its button.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from botframework.connector.aio import ConnectorClient
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
 
-from adapters.batching import Batcher
 from adapters.config import Settings
+from adapters.intake import Intake
 from adapters.teams import parse
 from adapters.teams.auth import Endpoints, bot_authentication
 from adapters.teams.conversations import Conversations, Place
@@ -38,7 +39,7 @@ from bot.clock import SystemClock
 from bot.events import NUL, Event, FormSubmitted
 from bot.plan.files import Attachment as PlanAttachment
 from bot.plan.files import UnknownWorkshop
-from bot.service import Result, WorkshopService
+from bot.service import Result
 from bot.ui import Form
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,11 @@ def file_links(settings: Settings) -> FileLinks | None:
 
 
 class TeamsBot(Bot):
-    def __init__(self, service: WorkshopService, conversations: Conversations,
-                 wake: Callable[[], None], files: Callable[[str, str], PlanAttachment] | None = None) -> None:
+    def __init__(self, intake: Intake, conversations: Conversations,
+                 files: Callable[[str, str], PlanAttachment] | None = None) -> None:
         """`files(workshop id, tenant)`: the plan of that tenant's workshop (files.tenant_plans)."""
-        self.batcher = Batcher(service)
+        self.intake = intake
         self.conversations = conversations
-        self.wake = wake
         self.files = files
         self._redraws: set[asyncio.Task[None]] = set()
 
@@ -103,13 +103,15 @@ class TeamsBot(Bot):
             log.warning("ignored a Teams activity the bot cannot read (a card it did not make?)")
             return
         for event in events:
-            result = await self.batcher.handle(event)
-            if isinstance(event, FormSubmitted):
-                # A duplicate too: it is Teams sending again a submission whose turn may have
-                # died between storing it and redrawing its card. Only a submission without
-                # form errors is stored, so the card is drawn as that turn drew it: done.
-                await self._answer_on_card(turn_context, event, result)
-        self.wake()
+            if not isinstance(event, FormSubmitted):
+                await self.intake.take(event)
+                continue
+            result = await self.intake.batcher.handle(event)
+            # A duplicate too: it is Teams sending again a submission whose turn may have
+            # died between storing it and redrawing its card. Only a submission without
+            # form errors is stored, so the card is drawn as that turn drew it: done.
+            await self._answer_on_card(turn_context, event, result)
+        self.intake.wake()
 
     def _read(self, activity: Activity) -> list[Event]:
         """Remember where the activity came from, then read its events (ValueError: unreadable)."""

@@ -300,3 +300,14 @@ class PlatformMemoryRow(Base):
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     value: Mapped[str] = mapped_column(SqlText)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InboxRow(Base):
+    """An event acknowledged to its platform before it was handled, kept until it is: a
+    crash in between loses nothing, since the next start handles what is still here."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)  # arrival order
+    event_id: Mapped[str] = mapped_column(String(400), unique=True)  # a platform's retry is kept once
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    event: Mapped[str] = mapped_column(SqlText)

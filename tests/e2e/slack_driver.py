@@ -48,7 +48,7 @@ from adapters.app import (
     start_runtime,
 )
 from adapters.config import Settings
-from adapters.server import build_app
+from adapters.server import INTAKE, build_app
 from adapters.slack.deliver import SlackDeliverer
 from adapters.slack.render import parse_button
 from bot.clock import SystemClock
@@ -211,6 +211,7 @@ class SlackWorkshop:
             self.runtime = start_runtime(self.store, settings, False, PlatformRouter({"slack": slack}))
             stack.callback(self.runtime.stop)
             app = build_app(self.store, settings, self.runtime, slack_socket_mode=self.socket_mode)
+            self.intake = app[INTAKE]
             self.client = TestClient(TestServer(app, host="127.0.0.1"))
             await self.client.start_server()
             stack.push_async_callback(self.client.close)
@@ -325,11 +326,12 @@ class SlackWorkshop:
         return event_id
 
     async def settle(self, timeout: float | None = None) -> None:
-        """Wait until the outbox has nothing left to deliver (delivery runs on the dispatcher's
-        thread). What is still being retried counts as not delivered yet."""
+        """Wait until every request answered has been handled and the outbox has nothing
+        left to deliver (delivery runs on the dispatcher's thread). What is still being
+        retried counts as not delivered yet."""
         deadline = time.monotonic() + (timeout or self.settle_seconds)
         self.runtime.worker.wake()
-        while (left := self.store.outbox.backlog()) > 0:
+        while (left := self.intake.pending() + self.store.outbox.backlog()) > 0:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{left} outbox item(s) still undelivered: {self.open_errors()}")
             await asyncio.sleep(POLL_SECONDS)

@@ -57,7 +57,7 @@ from adapters.app import (
 )
 from adapters.config import Settings
 from adapters.pacing import Pacer
-from adapters.server import build_app
+from adapters.server import INTAKE, build_app
 from adapters.teams.render import SUBMIT_KEY, WORD_JOINER
 from bot.dispatch import Deliverer
 from bot.events import Event
@@ -341,6 +341,7 @@ class TeamsWorkshop:
                                                                       teams_endpoints=endpoints)))
             stack.callback(self.runtime.stop)
             app = build_app(self.store, self.settings, self.runtime, teams_endpoints=endpoints)
+            self.intake = app[INTAKE]
             self.client = TestClient(TestServer(app, host="127.0.0.1", port=self.port))
             await self.client.start_server()
             stack.push_async_callback(self.client.close)
@@ -434,11 +435,12 @@ class TeamsWorkshop:
         return response.status
 
     async def settle(self, timeout: float | None = None) -> None:
-        """Wait until the outbox has nothing left to deliver (delivery runs on the dispatcher's
-        thread). What is still being retried counts as not delivered yet."""
+        """Wait until every request answered has been handled and the outbox has nothing
+        left to deliver (delivery runs on the dispatcher's thread). What is still being
+        retried counts as not delivered yet."""
         deadline = time.monotonic() + (timeout or self.settle_seconds)
         self.runtime.worker.wake()
-        while (left := self.store.outbox.backlog()) > 0:
+        while (left := self.intake.pending() + self.store.outbox.backlog()) > 0:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{left} outbox item(s) still undelivered: {self.open_errors()}")
             await asyncio.sleep(POLL_SECONDS)

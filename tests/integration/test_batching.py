@@ -155,3 +155,33 @@ def test_a_batch_answers_as_one_by_one_where_its_events_are_for_different_worksh
         actors = [c.actor for c in session.scalars(select(ChangeRow).where(ChangeRow.workshop_id == workshop)
                                                    .order_by(ChangeRow.id))][-2:]
     assert actors == ["console:mette", "console:mette"]
+
+
+def test_a_typed_command_and_buttons_of_one_workshop_are_handled_in_the_order_they_came(
+        store: Store, tmp_path: Path) -> None:
+    """Answered before they are handled (adapters/intake.py), a command typed in the plenum
+    and the buttons pressed around it must still be handled as they came."""
+    service, button = phase_one(store, tmp_path)
+    order: list[str] = []
+
+    class Recording:
+        def handle(self, event: Event) -> Result:
+            return self.handle_batch([event])[0]
+
+        def handle_batch(self, events: list[Event]) -> list[Result]:
+            order.extend(event.event_id for event in events)
+            return service.handle_batch(events)
+
+    def typed(event_id: str) -> Command:
+        return Command(event_id=event_id, org=ORG, conversation="plenum",
+                       actor=Actor("slack:U0", "Person 0"), text="status")
+
+    async def arrive() -> None:
+        batcher = Batcher(Recording())  # type: ignore[arg-type]
+        await batcher.handle(typed("status-1"))  # the plenum's workshop is known from here on
+        await asyncio.gather(*(batcher.handle(event)
+                               for event in (click(button, 1), typed("status-2"), click(button, 2))))
+
+    asyncio.run(arrive())
+
+    assert order == ["status-1", "click-1", "status-2", "click-2"]

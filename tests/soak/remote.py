@@ -85,8 +85,8 @@ class Link:
         raise RuntimeError(f"POST {path} was not answered in {MAX_TRIES} tries")
 
     async def settle(self, timeout: float | None = None) -> None:
-        """Until the outbox has nothing waiting (GET /readyz): what the platforms hold is then
-        what the bot meant to send so far. While the process is down, wait for the next one."""
+        """Until the inbox and the outbox have nothing waiting (GET /readyz): what the platforms
+        hold is then what the bot meant to send so far. While the process is down, wait for the next one."""
         began = time.monotonic()
         try:
             await self._settle(timeout or SETTLE_SECONDS)
@@ -103,10 +103,10 @@ class Link:
                     last = await response.json() if response.status == 200 else {}
             except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError):
                 last = {}
-            if last.get("outbox", {}).get("waiting") == 0:
+            if last.get("inbox", {}).get("waiting") == 0 and last.get("outbox", {}).get("waiting") == 0:
                 return
             await asyncio.sleep(POLL_SECONDS)
-        raise TimeoutError(f"the outbox did not empty within {timeout:.0f} s: {last}")
+        raise TimeoutError(f"the inbox and outbox did not empty within {timeout:.0f} s: {last}")
 
 
 class SoakTeamsService(TeamsService):

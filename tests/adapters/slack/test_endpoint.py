@@ -22,6 +22,7 @@ from bot.service import Result
 from bot.store.tables import MemberRow, OutboxRow, WorkshopRow
 from tests.adapters.slack.conftest import signed
 from tests.fakes.slack_api import FakeSlackApi
+from tests.served import caught_up
 
 async def command(client: TestClient, text: str, team: str = "T1", channel: str = "C1",
                   user: str = "U1", **sign: object) -> int:
@@ -31,6 +32,7 @@ async def command(client: TestClient, text: str, team: str = "T1", channel: str 
         "trigger_id": f"trigger-{time.monotonic_ns()}", "response_url": "http://127.0.0.1:1/r"})
     response = await client.post("/slack/events", data=body,
                                  headers=signed(body, "application/x-www-form-urlencoded", **sign))  # type: ignore[arg-type]
+    await caught_up(client)
     return response.status
 
 
@@ -40,7 +42,9 @@ async def event(client: TestClient, event_id: str, payload: dict[str, object], r
     headers = signed(body, "application/json")
     if retry:
         headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-    return (await client.post("/slack/events", data=body, headers=headers)).status
+    status = (await client.post("/slack/events", data=body, headers=headers)).status
+    await caught_up(client)
+    return status
 
 
 def outbox(store: Store) -> list[str]:

@@ -42,6 +42,7 @@ from bot.store.tables import OutboxRow, WorkshopRow
 from tests.adapters.slack.conftest import SECRET, Router, Served
 from tests.fakes.slack_api import TOKEN, FakeSlackApi
 from tests.invariants import violations
+from tests.served import caught_up
 
 Json = Any  # what json.loads can give
 FORM = "application/x-www-form-urlencoded"
@@ -188,7 +189,9 @@ async def post(client: TestClient, body: str | bytes, content_type: str | None,
     if content_type is not None:
         headers["Content-Type"] = content_type
     response = await client.post("/slack/events", data=raw, headers=headers)
-    return response.status, (await response.read()).decode("utf-8", "replace")
+    answer = response.status, (await response.read()).decode("utf-8", "replace")
+    await caught_up(client)  # answered once kept; what it did is checked once it was handled
+    return answer
 
 
 def assert_clean(answer: tuple[int, str]) -> None:

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from adapters.app import Store, open_store
 from adapters.config import Settings
+from adapters.intake import Intake
 from adapters.pacing import Pacer
 from adapters.teams import parse
 from adapters.teams.app import TeamsBot, cloud_adapter, file_links
@@ -44,7 +45,6 @@ from bot.effects import (
     Update,
 )
 from bot.events import Command, Event, FormSubmitted
-from bot.service import WorkshopService
 from bot.store.memory import PlatformMemory
 from bot.store.uow import SqlUnitOfWork
 from bot.ui import Button, Buttons, FieldKind, Form, FormField, Heading, Message, Text
@@ -102,7 +102,7 @@ def conversations(teams_store: Store, fake: FakeTeamsApi) -> Conversations:
 
 def heard_from(conversations: Conversations, activity: dict[str, Any]) -> None:
     """Remember the activity's conversation exactly as the endpoint does on every turn."""
-    bot = TeamsBot(cast(WorkshopService, None), conversations, lambda: None)
+    bot = TeamsBot(cast(Intake, None), conversations)
     bot._remember(Activity().deserialize(activity))
 
 

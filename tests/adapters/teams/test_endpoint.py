@@ -49,6 +49,7 @@ from bot.plan.workbook import MEDIA_TYPE
 from bot.service import Defaults, WorkshopService
 from bot.store.tables import OutboxRow, WorkshopRow
 from tests.conftest import START
+from tests.served import caught_up
 from tests.fakes.teams_api import (
     APP_ID,
     APP_PASSWORD,
@@ -112,6 +113,7 @@ async def send(client: TestClient, activity: dict[str, Any], authorization: str 
     """POST the activity as the Bot Connector does; the status the bot answered."""
     headers = {"Authorization": authorization} if authorization else {}
     response = await client.post("/api/messages", json=activity, headers=headers)
+    await caught_up(client)  # answered once kept; what it did is checked once it was handled
     return response.status
 
 

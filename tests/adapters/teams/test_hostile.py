@@ -65,6 +65,7 @@ from tests.adapters.teams.test_card_validation import LIBRARY, NODE_TIMEOUT, SCR
 from tests.adapters.teams.test_endpoint import OTHER_TENANT, from_tenant, teams_settings
 from tests.fakes.teams_api import APP_ID, CHANNEL, JONAS, METTE, TENANT_ID, Call, FakeTeamsApi, Person
 from tests.invariants import violations
+from tests.served import caught_up
 
 Json = Any  # whatever json.loads can give
 T = TypeVar("T")
@@ -147,7 +148,9 @@ class Bench:
 
         async def posted() -> Answer:
             async with self.client.post("/api/messages", data=body, headers=headers) as response:
-                return Answer(response.status, await response.text(errors="replace"))
+                answer = Answer(response.status, await response.text(errors="replace"))
+            await caught_up(self.client)  # answered once kept; checked once handled
+            return answer
 
         answer = self.run(posted())
         self.requests += 1

@@ -1,0 +1,91 @@
+"""The inbox: events acknowledged to their platform before they are handled, kept until they are.
+
+Slack wants an answer within 3 seconds, and the engine, the save and the outbox of a busy
+workshop can take longer than a click should wait. So a click is answered once it is kept
+here, and handled right after; a crash in between loses nothing, because the next start
+handles what is still here (the service's dedupe makes handling one twice harmless).
+
+On SQLite the inbox is a database of its own beside the main one: keeping a click must not
+wait for the one writer of the main database, which is busy with exactly the work the click
+is not waiting for any more. On PostgreSQL it is a table of the main database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.dml import Insert
+
+from bot.codec import dumps_event, loads_event
+from bot.events import Event
+from bot.store.database import connect
+from bot.store.tables import InboxRow
+
+
+@dataclass(frozen=True)
+class Kept:
+    event: Event
+    received_at: datetime
+
+
+class SqlInbox:
+    def __init__(self, engine: Engine, own: bool = False) -> None:
+        self._engine = engine
+        self._own = own  # an engine of its own, closed with the inbox
+
+    @classmethod
+    def beside(cls, main: Engine) -> SqlInbox:
+        """The inbox for the database `main` connects to."""
+        path = main.url.database
+        if main.dialect.name != "sqlite" or not path or path == ":memory:":
+            return cls(main)  # in memory: nothing outlives the process anyway
+        engine = connect(f"sqlite:///{path}-inbox")
+        InboxRow.metadata.create_all(engine, tables=[InboxRow.__table__])  # type: ignore[list-item]
+        return cls(engine, own=True)
+
+    def keep(self, events: Sequence[Event], handled: Collection[str] = (),
+             now: datetime | None = None) -> set[str]:
+        """In one transaction: forget the `handled` event ids, and keep `events`; the ids of
+        those newly kept (one kept already is a platform sending it again). One commit for
+        many: under load, people's clicks are kept together, not one disk flush each."""
+        now = now or datetime.now(UTC)
+        rows: dict[str, dict[str, object]] = {}  # in the order they came; a repeated id once
+        for event in events:
+            rows.setdefault(event.event_id, {"event_id": event.event_id, "received_at": now,
+                                             "event": dumps_event(event)})
+        with self._engine.begin() as connection:
+            if handled:
+                connection.execute(delete(InboxRow).where(InboxRow.event_id.in_(list(handled))))
+            if not rows:
+                return set()
+            kept = connection.execute(self._insert(list(rows.values())).returning(InboxRow.event_id))
+            return set(kept.scalars())
+
+    def _insert(self, rows: list[dict[str, object]]) -> Insert:
+        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        return insert(InboxRow).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+
+    def handled(self, event_ids: Collection[str]) -> None:
+        self.keep((), event_ids)
+
+    def waiting(self, received_before: datetime | None = None) -> Sequence[Kept]:
+        """What is kept and not handled yet, in the order it came."""
+        query = select(InboxRow.event, InboxRow.received_at).order_by(InboxRow.id)
+        if received_before is not None:
+            query = query.where(InboxRow.received_at < received_before)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [Kept(loads_event(row.event), row.received_at) for row in rows]
+
+    def count(self) -> int:
+        with self._engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(InboxRow)).scalar_one())
+
+    def close(self) -> None:
+        if self._own:
+            self._engine.dispose()
