@@ -69,7 +69,7 @@ class Intake:
         kept = await asyncio.get_running_loop().run_in_executor(self._pool, self.inbox.waiting,
                                                                 received_before)
         skip = {*self._handling, *self._handled}
-        started = [item.event for item in kept if item.event.event_id not in skip]
+        started = [event for event in kept if event.event_id not in skip]
         for event in started:
             self._start(event)
         return len(started)

@@ -13,7 +13,6 @@ is not waiting for any more. On PostgreSQL it is a table of the main database.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
@@ -25,12 +24,6 @@ from bot.codec import dumps_event, loads_event
 from bot.events import Event
 from bot.store.database import connect
 from bot.store.tables import InboxRow
-
-
-@dataclass(frozen=True)
-class Kept:
-    event: Event
-    received_at: datetime
 
 
 class SqlInbox:
@@ -73,14 +66,13 @@ class SqlInbox:
     def handled(self, event_ids: Collection[str]) -> None:
         self.keep((), event_ids)
 
-    def waiting(self, received_before: datetime | None = None) -> Sequence[Kept]:
+    def waiting(self, received_before: datetime | None = None) -> list[Event]:
         """What is kept and not handled yet, in the order it came."""
-        query = select(InboxRow.event, InboxRow.received_at).order_by(InboxRow.id)
+        query = select(InboxRow.event).order_by(InboxRow.id)
         if received_before is not None:
             query = query.where(InboxRow.received_at < received_before)
         with self._engine.connect() as connection:
-            rows = connection.execute(query).all()
-        return [Kept(loads_event(row.event), row.received_at) for row in rows]
+            return [loads_event(text) for text in connection.execute(query).scalars()]
 
     def count(self) -> int:
         with self._engine.connect() as connection:
