@@ -33,7 +33,7 @@ class Batcher:
         self._workshop_of: OrderedDict[str, str] = OrderedDict()
 
     async def handle(self, event: Event) -> Result:
-        place = f"{event.org}\n{event.conversation}"
+        place = _place(event)
         key = event.workshop_id or self._workshop_of.get(place) or place
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         if key in self._waiting:  # a batch for this workshop is forming or running: join the next
@@ -69,11 +69,15 @@ class Batcher:
 
     def _learn(self, event: Event, result: Result) -> None:
         if result.workshop_id and event.conversation:
-            place = f"{event.org}\n{event.conversation}"
+            place = _place(event)
             self._workshop_of[place] = result.workshop_id
             self._workshop_of.move_to_end(place)
             if len(self._workshop_of) > MAX_PLACES:
                 self._workshop_of.popitem(last=False)
+
+
+def _place(event: Event) -> str:
+    return f"{event.org}\n{event.conversation}"
 
 
 def _answer(answer: asyncio.Future[Result], result: Result) -> None:

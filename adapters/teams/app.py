@@ -107,11 +107,11 @@ class TeamsBot(Bot):
                 await self.intake.take(event)
                 continue
             result = await self.intake.batcher.handle(event)
+            self.intake.wake()  # its messages go out while its card is drawn again
             # A duplicate too: it is Teams sending again a submission whose turn may have
             # died between storing it and redrawing its card. Only a submission without
             # form errors is stored, so the card is drawn as that turn drew it: done.
             await self._answer_on_card(turn_context, event, result)
-        self.intake.wake()
 
     def _read(self, activity: Activity) -> list[Event]:
         """Remember where the activity came from, then read its events (ValueError: unreadable)."""

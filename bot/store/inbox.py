@@ -41,12 +41,11 @@ class SqlInbox:
         InboxRow.metadata.create_all(engine, tables=[InboxRow.__table__])  # type: ignore[list-item]
         return cls(engine, own=True)
 
-    def keep(self, events: Sequence[Event], handled: Collection[str] = (),
-             now: datetime | None = None) -> set[str]:
+    def keep(self, events: Sequence[Event], handled: Collection[str] = ()) -> set[str]:
         """In one transaction: forget the `handled` event ids, and keep `events`; the ids of
         those newly kept (one kept already is a platform sending it again). One commit for
         many: under load, people's clicks are kept together, not one disk flush each."""
-        now = now or datetime.now(UTC)
+        now = datetime.now(UTC)
         rows: dict[str, dict[str, object]] = {}  # in the order they came; a repeated id once
         for event in events:
             rows.setdefault(event.event_id, {"event_id": event.event_id, "received_at": now,
@@ -62,9 +61,6 @@ class SqlInbox:
     def _insert(self, rows: list[dict[str, object]]) -> Insert:
         insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         return insert(InboxRow).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
-
-    def handled(self, event_ids: Collection[str]) -> None:
-        self.keep((), event_ids)
 
     def waiting(self, received_before: datetime | None = None) -> list[Event]:
         """What is kept and not handled yet, in the order it came."""
