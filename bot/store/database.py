@@ -13,6 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_SECONDS = 30  # how long a transaction waits for another to finish before it gives up
+# A connection's execution options for a transaction that only reads: on SQLite it neither
+# takes the write lock nor waits for a writer, and reads what was committed when it began.
+READ_ONLY = {"read_only": True}
 _giving_way = False
 
 
@@ -45,7 +48,10 @@ def connect(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.connection.dbapi_connection.begin()
+        if connection.get_execution_options().get("read_only"):
+            connection.connection.dbapi_connection.execute("BEGIN")  # deferred: WAL readers never wait
+        else:
+            connection.connection.dbapi_connection.begin()
 
     return engine
 

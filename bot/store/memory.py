@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.database import READ_ONLY
 from bot.store.tables import PlatformMemoryRow
 
 FRESH_SECONDS = 30.0  # how long a value read here is trusted before the store is asked again
@@ -18,7 +19,7 @@ MAX_KEPT = 10_000  # values kept at most; the least recently used go first
 class PlatformMemory:
     """One per process, shared by its adapters: what one of them writes, the others read at
     once; what another process writes is seen within FRESH_SECONDS. The store is asked far
-    less often than once per message (on SQLite, every read waits for the writers)."""
+    less often than once per message."""
 
     def __init__(self, session_factory: sessionmaker[Session], fresh_seconds: float = FRESH_SECONDS) -> None:
         self._sessions = session_factory
@@ -31,6 +32,7 @@ class PlatformMemory:
             return known[1]
         asked = time.monotonic()
         with self._sessions() as session:
+            session.connection(execution_options=READ_ONLY)  # not behind the writers
             row = session.get(PlatformMemoryRow, key)
             value = row.value if row else None
         newer = self._read.get(key)
