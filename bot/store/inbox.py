@@ -15,21 +15,27 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.dml import Insert
 
 from bot.codec import dumps_event, loads_event
 from bot.events import Event
 from bot.store.database import connect
 from bot.store.tables import InboxRow
 
+_FORGET = delete(InboxRow).where(InboxRow.event_id.in_(bindparam("ids", expanding=True)))
+
 
 class SqlInbox:
     def __init__(self, engine: Engine, own: bool = False) -> None:
         self._engine = engine
         self._own = own  # an engine of its own, closed with the inbox
+        # One statement for any number of events (executemany): compiled once, where a
+        # statement with the rows in it was compiled afresh for every size of batch.
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._keep = (insert(InboxRow).on_conflict_do_nothing(index_elements=["event_id"])
+                      .returning(InboxRow.event_id))
 
     @classmethod
     def beside(cls, main: Engine) -> SqlInbox:
@@ -52,15 +58,11 @@ class SqlInbox:
                                              "event": dumps_event(event)})
         with self._engine.begin() as connection:
             if handled:
-                connection.execute(delete(InboxRow).where(InboxRow.event_id.in_(list(handled))))
+                connection.execute(_FORGET, {"ids": list(handled)})
             if not rows:
                 return set()
-            kept = connection.execute(self._insert(list(rows.values())).returning(InboxRow.event_id))
+            kept = connection.execute(self._keep, list(rows.values()))
             return set(kept.scalars())
-
-    def _insert(self, rows: list[dict[str, object]]) -> Insert:
-        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        return insert(InboxRow).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
 
     def waiting(self, received_before: datetime | None = None) -> list[Event]:
         """What is kept and not handled yet, in the order it came."""

@@ -15,7 +15,7 @@ from adapters.config import Settings
 from adapters.console.chat import ConsoleChat
 from adapters.console.files import PlanSaver
 from bot.clock import ManualClock
-from bot.events import Action, Actor, Command, Event
+from bot.events import Action, Actor, Command, Event, FormSubmitted
 from bot.service import Result, WorkshopService
 from bot.store.tables import ChangeRow, MemberRow, WorkshopRow
 from bot.ui import Button
@@ -185,3 +185,34 @@ def test_a_typed_command_and_buttons_of_one_workshop_are_handled_in_the_order_th
     asyncio.run(arrive())
 
     assert order == ["status-1", "click-1", "status-2", "click-2"]
+
+
+def test_a_form_is_answered_while_every_other_workshop_is_still_being_handled() -> None:
+    """A form's submission is waited for (its answer carries the form's errors); the clicks
+    around it were answered already. When a hundred workshops changed phase at once, a form
+    queued behind all their handling (bench/load.py: p99 0.5-0.8 s)."""
+    import threading
+
+    release = threading.Event()
+
+    class SlowService:
+        def handle_batch(self, events: list[Event]) -> list[Result]:
+            if not any(isinstance(event, FormSubmitted) for event in events):
+                release.wait(30)  # a phase change in a busy workshop, for as long as the test needs
+            return [Result(workshop_id=event.workshop_id) for event in events]
+
+    async def run() -> Result:
+        batcher = Batcher(SlowService())  # type: ignore[arg-type]
+        busy = [asyncio.create_task(batcher.handle(
+            Command(event_id=f"next-{n}", org=ORG, conversation=f"plenum-{n}", actor=Actor("slack:U1", "Mette"),
+                    workshop_id=f"ws-{n}", text="næste"))) for n in range(20)]
+        await asyncio.sleep(0.1)
+        form = FormSubmitted(event_id="goal-1", org=ORG, conversation="group-E", actor=Actor("slack:U2", "Ole"),
+                             workshop_id="ws-form", form="goal", values={"goal": "Vi sparer 10 % energi"})
+        try:
+            return await asyncio.wait_for(batcher.handle(form), 20)
+        finally:
+            release.set()
+            await asyncio.gather(*busy)
+
+    assert asyncio.run(run()).workshop_id == "ws-form"
