@@ -7,7 +7,6 @@ import hashlib
 import logging
 import socket
 import uuid
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
 from adapters.console.demo_own import OwnMeasuresDemo
 from adapters.console.repl import Repl
-from adapters.dispatch_process import DispatchProcess, can_fork
+from adapters.background import Place, start_background
 from adapters.server import adapter_status, build_app
 from adapters.web.local import board_server, listen
 from adapters.web.local import url_of as board_url
@@ -149,15 +148,15 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     owner = serve_owner(socket.gethostname(), port)
     public_url = settings.public_base_url or f"http://{_reachable(host)}:{port}"
     open_store(settings.database_url).close()  # migrated, and no connection left to fork
-    dispatcher = DispatchProcess.start(
-        lambda: _dispatch_here(settings, owner, public_url, teams_without_auth)) if can_fork() else None
+    dispatcher, handling = start_background(Place(settings, owner, public_url, teams_without_auth), scheduler)
     store = open_store(settings.database_url, migrate=False, owner=owner)
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)
-    runtime = start_runtime(store, settings, scheduler, public_url=public_url, worker=dispatcher,
-                            deliver_to=platforms(store, settings, teams_without_auth))
-    log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
-             else "scheduled here, run by the process started with --scheduler")
+    runtime = start_runtime(store, settings, scheduler and handling is None, public_url=public_url,
+                            worker=dispatcher, deliver_to=platforms(store, settings, teams_without_auth))
+    if handling is None or not scheduler:
+        log.info("timers: %s", f"running here ({runtime.restored} restored)" if scheduler
+                 else "scheduled here, run by the process started with --scheduler")
     if settings.bot_time_scale:
         log.info("time runs %sx as fast as real time (BOT_TIME_SCALE)", settings.bot_time_scale)
     log.info("listening on http://%s:%s (/healthz, /readyz, /board/<token>)", host, port)
@@ -165,27 +164,11 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         log.info("board links point at %s (set PUBLIC_BASE_URL to the address people's browsers "
                  "reach)", public_url)
     try:
-        web.run_app(build_app(store, settings, runtime, slack_socket_mode, teams_without_auth),
-                    host=host, port=port, print=None)
+        web.run_app(build_app(store, settings, runtime, slack_socket_mode, teams_without_auth,
+                              handling=handling), host=host, port=port, print=None)
     finally:
         runtime.stop()
         store.close()
-
-
-def _dispatch_here(settings: Settings, owner: str, public_url: str,
-                   teams_without_auth: bool) -> tuple[Callable[[], None], Callable[[], None]]:
-    """In the dispatcher's process (adapters/dispatch_process.py): the outbox delivered under
-    serve's name, so a restarted server takes its claims over at once; the timers it meets
-    are scheduled in the database, for the process that runs them."""
-    store = open_store(settings.database_url, migrate=False, owner=owner)
-    runtime = start_runtime(store, settings, False, public_url=public_url,
-                            deliver_to=platforms(store, settings, teams_without_auth))
-
-    def stop() -> None:
-        runtime.stop()
-        store.close()
-
-    return runtime.worker.wake, stop
 
 
 def _reachable(host: str) -> str:

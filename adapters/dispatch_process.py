@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 STOP_SECONDS = 15  # the dispatcher finishes what it is sending (its own stop waits 10 s)
 PR_SET_PDEATHSIG = 1
+NICENESS = 5  # below the server's requests for the CPU (os.nice)
 
 Wake = Callable[[], None]
 Stop = Callable[[], None]
@@ -80,9 +81,7 @@ class DispatchProcess:
 
 def _child(run: Callable[[], tuple[Wake, Stop]], read: int, write: int, parent: int) -> None:
     os.close(write)  # or the pipe would never close while this process lives
-    _die_with(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops us
-    give_way()  # to the server's requests, at SQLite's write lock
+    background(parent)
     wake, stop = run()
     try:
         with os.fdopen(read, "rb", buffering=0) as pipe:
@@ -90,6 +89,17 @@ def _child(run: Callable[[], tuple[Wake, Stop]], read: int, write: int, parent: 
                 wake()
     finally:
         stop()
+
+
+def background(parent: int) -> None:
+    """A process that works for the server `parent`: it dies with it, and gives way to it."""
+    _die_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops us
+    give_way()  # to the server's requests, at SQLite's write lock
+    # And for the CPU: when both cores are busy, a click waiting for its answer goes first,
+    # and the work it started (handling, delivering) takes the time that is left.
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
 
 
 def _die_with(parent: int) -> None:

@@ -10,7 +10,12 @@ the service through the batcher, in the order it came. Once handled, it leaves t
 What is still in the inbox at start was acknowledged by a server that died before handling
 it: it is handled first. While the server runs, what stays longer than SWEEP_SECONDS (the
 database was away when its turn came) is tried again. A form's submission is not taken here:
-its answer carries the form's errors, so it waits for the engine (Batcher.handle).
+its answer carries the form's errors, so it waits for the engine (`Intake.handle`).
+
+Where the events are handled is `handle`'s business: on this process's threads
+(`handled_here`, in tests and where a process cannot fork), or, under `serve`, in a process
+of its own (adapters/handling_process.py), so that answering never waits for the engine's
+share of the interpreter lock.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from aiohttp import web
 
 from adapters.batching import Batcher
 from bot.events import Event, oversized, storable
+from bot.service import Result
 from bot.store.inbox import SqlInbox
 
 log = logging.getLogger(__name__)
@@ -32,12 +38,23 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30.0
 AT_ONCE = 500  # events kept, or forgotten, in one transaction at most
 
+Handle = Callable[[Event], Awaitable[Result]]
+
+
+def handled_here(batcher: Batcher, wake: Callable[[], None]) -> Handle:
+    """Handled on this process's threads; the outbox woken for what it made."""
+    async def handle(event: Event) -> Result:
+        result = await batcher.handle(event)
+        wake()
+        return result
+
+    return handle
+
 
 class Intake:
-    def __init__(self, batcher: Batcher, inbox: SqlInbox, wake: Callable[[], None]) -> None:
-        self.batcher = batcher
+    def __init__(self, handle: Handle, inbox: SqlInbox) -> None:
+        self.handle = handle  # now, for an answer that depends on it (a form's errors)
         self.inbox = inbox
-        self.wake = wake
         self._handling: dict[str, asyncio.Task[None]] = {}  # by event id
         # The inbox has a thread of its own: on the shared pool, keeping a click waited for
         # the handling of the clicks before it, which is what it is meant not to wait for.
@@ -51,7 +68,7 @@ class Intake:
         (the request then fails, and the platform sends it again)."""
         event = storable(event)  # as the service keeps it: PostgreSQL takes no NUL
         if oversized(event):  # no platform's: the service ignores it, and says so
-            await self.batcher.handle(event)
+            await self.handle(event)
             return
         kept: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._to_keep.append((event, kept))
@@ -96,8 +113,7 @@ class Intake:
 
     async def _handle(self, event: Event) -> None:
         try:
-            await self.batcher.handle(event)
-            self.wake()
+            await self.handle(event)
             self._handled.append(event.event_id)
             self._keep_soon()
         except Exception:  # noqa: BLE001 - it stays kept, and is tried again by the sweep

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -13,13 +14,14 @@ from sqlalchemy import text
 from adapters.app import Runtime, Store, plan_files
 from adapters.batching import Batcher
 from adapters.config import Settings
-from adapters.intake import Intake, sweeping
+from adapters.intake import Intake, handled_here, sweeping
 from adapters.web.routes import mount_board
 from bot.clock import SystemClock
 from bot.store.inbox import SqlInbox
 from bot.store.outbox import OutboxState
 
 if TYPE_CHECKING:
+    from adapters.handling_process import HandlingProcess
     from adapters.teams.auth import Endpoints
 
 log = logging.getLogger("ambition-bot")
@@ -72,9 +74,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
               slack_socket_mode: bool = False, teams_without_auth: bool = False,
-              teams_endpoints: Endpoints | None = None) -> web.Application:
+              teams_endpoints: Endpoints | None = None,
+              handling: HandlingProcess | None = None) -> web.Application:
     """`teams_without_auth`: Teams on without MICROSOFT_APP_ID, for local testing only;
-    `teams_endpoints`: Microsoft's login and metadata URLs (tests point them at a fake)."""
+    `teams_endpoints`: Microsoft's login and metadata URLs (tests point them at a fake);
+    `handling`: the process that handles the platforms' events (else `runtime`, here)."""
     app = web.Application(client_max_size=1024 * 1024)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
@@ -83,17 +87,31 @@ def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
     mount_board(app, store.sessions, store.workshops, runtime.clock if runtime else SystemClock(),
                 settings.bot_language)
     if runtime is None or not (settings.slack_on or settings.teams_on or teams_without_auth):
+        if handling is not None:
+            app.on_cleanup.append(lambda _: handling.stop())
         return app
-    intake = Intake(Batcher(runtime.service), SqlInbox.beside(store.engine), runtime.worker.wake)
+    intake = Intake(handling.handle if handling else handled_here(Batcher(runtime.service), runtime.worker.wake),
+                    SqlInbox.beside(store.engine))
     app[INTAKE] = intake
     start, stop = sweeping(intake)
     app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    app.on_cleanup.append(stop)  # what is being handled finishes first: then the process may stop
+    if handling is not None:
+        app.on_startup.append(_frozen)
+        app.on_cleanup.append(lambda _: handling.stop())
     if settings.slack_on:
         _mount_slack(app, settings, intake, slack_socket_mode)
     if settings.teams_on or teams_without_auth:
         _mount_teams(app, store, settings, intake, teams_endpoints)
     return app
+
+
+async def _frozen(_: web.Application) -> None:
+    """What the server holds at start (modules, the SDKs' models, the schema) lasts as long as
+    it does: kept out of the garbage collector's full passes, which otherwise stopped every
+    request for 100 ms and more now and then (bench/load.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _mount_teams(app: web.Application, store: Store, settings: Settings, intake: Intake,

@@ -300,7 +300,9 @@ async def measure_ours(senders: Senders, job: Job, bot: Server, store: Store, se
                        options: argparse.Namespace) -> Ours:
     """The whole stream against the bot, then its outbox until drained."""
     profiler = _py_spy(bot, seconds, options.py_spy) if options.py_spy else None
-    processes = {"bot": bot.process.pid, **{"its dispatcher": pid for pid in children(bot.process.pid)},
+    # serve forks its dispatcher, then its handling process (adapters/background.py)
+    forked = zip(("its dispatcher", "its handling process"), sorted(children(bot.process.pid)), strict=False)
+    processes = {"bot": bot.process.pid, **dict(forked),
                  "sender": senders.pid, "fakes and set-up (this one)": os.getpid()}
     mark = await asyncio.to_thread(outbox_mark, store)
     before = {name: cpu_seconds(pid) for name, pid in processes.items()}
@@ -366,6 +368,7 @@ def _print(report: Report, bare: Report, seconds: float, bare_seconds: float) ->
     print(row("  the rest of the run", rest, seconds - BURST_SECONDS))
     print("\n".join(kinds(ours)))
     print(row("minimal slack-bolt (ack only)", bare.samples, bare_seconds))
+    print("\n".join(kinds(bare.samples)))
     mine = [s.seconds for s in slack if s.status]
     theirs = [s.seconds for s in bare.samples if s.status]
     if mine and theirs:

@@ -19,7 +19,6 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -59,10 +58,10 @@ def bare_app(api_url: str) -> web.Application:
 
 
 async def run_bot(options: argparse.Namespace) -> None:
-    """As adapters/cli.py `serve` wires it, with the scheduler on (the one process of a deployment)."""
-    from adapters.app import open_store, platforms, start_runtime
+    """As adapters/cli.py `serve` wires it, with the timers on (the one process of a deployment)."""
+    from adapters.app import open_store, start_runtime
+    from adapters.background import Place, start_background
     from adapters.config import Settings
-    from adapters.dispatch_process import DispatchProcess
     from adapters.server import build_app
     from tests.fakes.teams_api import APP_ID, APP_PASSWORD, TENANT_ID, FakeTeamsApi
 
@@ -71,16 +70,11 @@ async def run_bot(options: argparse.Namespace) -> None:
                         slack_bot_token=SecretStr("xoxb-test"), slack_signing_secret=SecretStr(SECRET),
                         slack_api_url=options.slack_api, microsoft_app_id=APP_ID,
                         microsoft_app_password=SecretStr(APP_PASSWORD), microsoft_app_tenant_id=TENANT_ID)
-    def dispatch_here() -> tuple[Callable[[], None], Callable[[], None]]:  # as cli._dispatch_here
-        store = open_store(settings.database_url, migrate=False)
-        runtime = start_runtime(store, settings, False,
-                                deliver_to=platforms(store, settings, teams_endpoints=endpoints))
-        return runtime.worker.wake, lambda: (runtime.stop(), store.close())  # type: ignore[func-returns-value]
-
     open_store(settings.database_url).close()
+    dispatcher, handling = start_background(Place(settings, "bench", "", teams_endpoints=endpoints), True)
     store = open_store(settings.database_url, migrate=False)
-    runtime = start_runtime(store, settings, True, None, worker=DispatchProcess.start(dispatch_here))
-    runner, url = await serve(build_app(store, settings, runtime, teams_endpoints=endpoints))
+    runtime = start_runtime(store, settings, handling is None, None, worker=dispatcher)
+    runner, url = await serve(build_app(store, settings, runtime, teams_endpoints=endpoints, handling=handling))
     try:
         await _until_stopped(url.removesuffix("/slack/events"))
     finally:

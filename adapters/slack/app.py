@@ -48,9 +48,7 @@ def build_slack_app(intake: Intake, token: str, signing_secret: str, api_url: st
 
     async def handle(event: Event) -> Result:
         """Now, for an answer that depends on it (a form's errors)."""
-        result = await intake.batcher.handle(await names.named(event))
-        intake.wake()
-        return result
+        return await intake.handle(await names.named(event))
 
     async def take(event: Event) -> None:
         """Kept, to be handled once the request is answered."""

@@ -106,8 +106,7 @@ class TeamsBot(Bot):
             if not isinstance(event, FormSubmitted):
                 await self.intake.take(event)
                 continue
-            result = await self.intake.batcher.handle(event)
-            self.intake.wake()  # its messages go out while its card is drawn again
+            result = await self.intake.handle(event)
             # A duplicate too: it is Teams sending again a submission whose turn may have
             # died between storing it and redrawing its card. Only a submission without
             # form errors is stored, so the card is drawn as that turn drew it: done.

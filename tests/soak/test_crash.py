@@ -151,15 +151,16 @@ def _running(pid: int) -> bool:
         return False
 
 
-async def test_a_killed_server_leaves_no_dispatcher_behind(tmp_path: Path) -> None:
-    """serve delivers the outbox in a process of its own (adapters/dispatch_process.py). One
-    left running after its server was killed would deliver beside the restarted server's,
-    under the same name: the same message twice."""
+async def test_a_killed_server_leaves_no_process_of_its_own_behind(tmp_path: Path) -> None:
+    """serve delivers the outbox, and handles events, in processes of its own
+    (adapters/background.py). A dispatcher left running after its server was killed would
+    deliver beside the restarted server's, under the same name: the same message twice; a
+    handling process would run the timers twice."""
     with _serving(tmp_path, "kill.sqlite3") as (serve, _):
         async with aiohttp.ClientSession() as session:
             await serve.healthy(session)
             assert serve.pid is not None
-            dispatchers = _children(serve.pid)
-            assert dispatchers, "serve started no dispatcher process"
+            children = _children(serve.pid)
+            assert len(children) == 2, f"serve started {len(children)} processes, not a dispatcher and a handler"
             serve.kill()
-            await _until(lambda: not any(map(_running, dispatchers)), timeout=5)
+            await _until(lambda: not any(map(_running, children)), timeout=5)
