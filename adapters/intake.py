@@ -39,6 +39,7 @@ SWEEP_SECONDS = 30.0
 AT_ONCE = 500  # events kept, or forgotten, in one transaction at most
 
 Handle = Callable[[Event], Awaitable[Result]]
+Complete = Callable[[Event], Awaitable[Event]]
 
 
 def handled_here(batcher: Batcher, wake: Callable[[], None]) -> Handle:
@@ -62,6 +63,10 @@ class Intake:
         self._to_keep: list[tuple[Event, asyncio.Future[None]]] = []  # answered once kept
         self._handled: list[str] = []  # to be forgotten with the next keeping
         self._keeper: asyncio.Task[None] | None = None
+        self._handed: asyncio.Future[None] | None = None  # the last event started: handed over yet?
+        # What an adapter adds to an event once it is answered and before it is handled (Slack:
+        # people's display names, which take a call to Slack the answer need not wait for).
+        self.complete: Complete | None = None
 
     async def take(self, event: Event) -> None:
         """Returns once `event` is kept; it is handled after. Raises if it could not be kept
@@ -109,11 +114,13 @@ class Intake:
         self._pool.shutdown()
 
     def _start(self, event: Event) -> None:
-        self._handling[event.event_id] = asyncio.create_task(self._handle(event))
+        before, self._handed = self._handed, asyncio.get_running_loop().create_future()
+        self._handling[event.event_id] = asyncio.create_task(self._handle(event, before, self._handed))
 
-    async def _handle(self, event: Event) -> None:
+    async def _handle(self, event: Event, before: asyncio.Future[None] | None,
+                      handed: asyncio.Future[None]) -> None:
         try:
-            await self.handle(event)
+            await self._hand_over(event, before, handed)
             self._handled.append(event.event_id)
             self._keep_soon()
         except Exception:  # noqa: BLE001 - it stays kept, and is tried again by the sweep
@@ -121,6 +128,22 @@ class Intake:
         finally:
             if self._handling.get(event.event_id) is asyncio.current_task():  # not a later one's
                 del self._handling[event.event_id]
+
+    async def _hand_over(self, event: Event, before: asyncio.Future[None] | None,
+                         handed: asyncio.Future[None]) -> None:
+        """Completed (`complete`, at once for all), then handed to `handle` in the order they
+        were kept, whichever was completed first."""
+        try:
+            completing = asyncio.ensure_future(self.complete(event)) if self.complete else None
+            if before is not None and not before.done():
+                await before
+            if completing is not None:
+                event = await completing
+            handling = asyncio.ensure_future(self.handle(event))  # queued before the next one is
+        finally:
+            if not handed.done():
+                handed.set_result(None)
+        await handling
 
     def _keep_soon(self) -> None:
         if self._keeper is None or self._keeper.done():

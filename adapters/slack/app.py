@@ -50,9 +50,11 @@ def build_slack_app(intake: Intake, token: str, signing_secret: str, api_url: st
         """Now, for an answer that depends on it (a form's errors)."""
         return await intake.handle(await names.named(event))
 
+    intake.complete = names.named  # once answered: Slack's answer to who it is need not be waited for
+
     async def take(event: Event) -> None:
         """Kept, to be handled once the request is answered."""
-        await intake.take(await names.named(event))
+        await intake.take(event)
 
     @app.command("/ambition")
     async def on_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -105,6 +107,8 @@ class Names:
         self._known: dict[str, str] = {}
 
     async def named(self, event: Event) -> Event:
+        if not event.actor.id.startswith(parse.PREFIX):
+            return event  # another platform's (the server's inbox is theirs too)
         if not isinstance(event, Command):
             return replace(event, actor=await self._named(event.actor))
         # Asked side by side: however many are mentioned, it takes ASK_SECONDS at most.

@@ -82,3 +82,39 @@ def _body(text: str) -> str:
 
 def _headers(text: str) -> dict[str, str]:
     return signed(_body(text), "application/x-www-form-urlencoded")
+
+
+async def test_events_are_handed_over_in_the_order_they_were_kept_however_long_each_takes_to_complete(
+        tmp_path: object) -> None:
+    """Slack's display name is asked once an event is answered (Intake.complete): the first
+    click of someone Slack is slow to name must still be handled before the clicks after it,
+    as `næste` before the dots placed in the next phase."""
+    from adapters.intake import Intake
+    from bot.events import Action, Actor
+    from bot.store.database import connect
+
+    handed: list[str] = []
+
+    async def handle(event: Event) -> Result:
+        handed.append(event.event_id)
+        return Result()
+
+    async def complete(event: Event) -> Event:
+        await asyncio.sleep(0.3 if event.actor.id == "slack:U-new" else 0)  # Slack asked, slowly
+        return event
+
+    inbox = SqlInbox.beside(connect(f"sqlite:///{tmp_path}/order.sqlite3"))
+    intake = Intake(handle, inbox)
+    intake.complete = complete
+    people = ["slack:U-new", "slack:U-known", "slack:U-known", "slack:U-new", "slack:U-known"]
+    clicks = [Action(event_id=f"click-{n}", org="T1", conversation="C1", actor=Actor(who, who),
+                     workshop_id="ws-1", action="vote") for n, who in enumerate(people)]
+    try:
+        for click in clicks:
+            await intake.take(click)
+        while intake.pending():
+            await asyncio.sleep(0.02)
+        assert handed == [click.event_id for click in clicks]
+    finally:
+        await intake.drain(5)
+        inbox.close()
