@@ -116,6 +116,7 @@ class Posted:
     reply_to_id: str | None
     versions: list[dict[str, Any]] = field(default_factory=list)  # every version, oldest first
     deleted: bool = False
+    item: str | None = None  # the outbox item it was sent as (X-Ambition-Item), if it said
 
     @property
     def text(self) -> str:
@@ -541,7 +542,7 @@ class FakeTeamsApi:
         activity_id = self._new_id()
         activity = {**activity, "id": activity_id}
         self.posted[(conversation_id, activity_id)] = Posted(conversation_id, activity_id, activity,
-                                                             reply_to_id, [activity])
+                                                             reply_to_id, [activity], item=item)
         return activity_id
 
     async def _send(self, request: web.Request) -> web.StreamResponse:

@@ -336,10 +336,27 @@ class TeamsRun(WorkshopRun):
         return self.teams.buttons(name, where, action)
 
     def private_texts(self, name: str) -> list[str]:
-        return self.teams.dms(name)
+        shown = self.teams.messages(teams_driver.DM, name)
+        first = self._first_copies([self.teams.fake.posted[(s.conversation, s.id)] for s in shown])
+        return [s.texts for s in shown if s.id in first]
 
     def plenum_posts(self) -> list[tuple[list[str], str]]:
         posted = [p for (conversation, _), p in list(self.teams.fake.posted.items())
                   if conversation == self.plenum]
-        first = [teams_driver.Shown(p.conversation_id, p.id, p.versions[0], 0) for p in posted]
+        first = [teams_driver.Shown(p.conversation_id, p.id, p.versions[0], 0) for p in posted
+                 if p.id in self._first_copies(posted)]
         return [(shown.headings, shown.texts) for shown in sorted(first, key=lambda s: int(s.id))]
+
+    @staticmethod
+    def _first_copies(posted: list[Any]) -> set[str]:
+        """The ids of the messages that are not a second copy of one outbox item. A copy is the
+        bot sending again what a kill left in doubt (Teams' connector cannot be asked): it is
+        logged, and counted apart (`sent again`), not as the phase's end told twice."""
+        seen: set[tuple[str, str]] = set()
+        first: set[str] = set()
+        for p in sorted(posted, key=lambda p: int(p.id)):
+            if p.item is None or (p.conversation_id, p.item) not in seen:
+                first.add(p.id)
+            if p.item is not None:
+                seen.add((p.conversation_id, p.item))
+        return first
