@@ -27,7 +27,7 @@ Stop = Callable[[], None]
 
 
 @dataclass(frozen=True)
-class Place:
+class Serving:
     """Where the processes reach the database and the people: as the server."""
 
     settings: Settings
@@ -37,23 +37,23 @@ class Place:
     teams_endpoints: Endpoints | None = None  # Microsoft's login URLs (the soaks' and benches' fake)
 
 
-def start_background(place: Place, scheduler: bool) -> tuple[DispatchProcess | None, HandlingProcess | None]:
+def start_background(serving: Serving, scheduler: bool) -> tuple[DispatchProcess | None, HandlingProcess | None]:
     """The dispatcher and the handling process (which runs the timers if `scheduler`)."""
     if not can_fork():
         return None, None
-    dispatcher = DispatchProcess.start(lambda: _dispatch_here(place))
-    handling = HandlingProcess.start(lambda: _handle_here(place, scheduler, dispatcher))
+    dispatcher = DispatchProcess.start(lambda: _dispatch_here(serving))
+    handling = HandlingProcess.start(lambda: _handle_here(serving, scheduler, dispatcher))
     return dispatcher, handling
 
 
-def _dispatch_here(place: Place) -> tuple[Callable[[], None], Stop]:
+def _dispatch_here(serving: Serving) -> tuple[Callable[[], None], Stop]:
     """In the dispatcher's process (adapters/dispatch_process.py): the outbox delivered under
     serve's name, so a restarted server takes its claims over at once; the timers it meets
     are scheduled in the database, for the process that runs them."""
-    store = open_store(place.settings.database_url, migrate=False, owner=place.owner)
-    runtime = start_runtime(store, place.settings, False, public_url=place.public_url,
-                            deliver_to=platforms(store, place.settings, place.teams_without_auth,
-                                                 teams_endpoints=place.teams_endpoints))
+    store = open_store(serving.settings.database_url, migrate=False, owner=serving.owner)
+    runtime = start_runtime(store, serving.settings, False, public_url=serving.public_url,
+                            deliver_to=platforms(store, serving.settings, serving.teams_without_auth,
+                                                 teams_endpoints=serving.teams_endpoints))
 
     def stop() -> None:
         runtime.stop()
@@ -72,10 +72,10 @@ class _Waking:
         pass
 
 
-def _handle_here(place: Place, scheduler: bool, dispatcher: DispatchProcess) -> tuple[Handle, Stop]:
+def _handle_here(serving: Serving, scheduler: bool, dispatcher: DispatchProcess) -> tuple[Handle, Stop]:
     """In the handling process (adapters/handling_process.py): the service, and the timers."""
-    store = open_store(place.settings.database_url, migrate=False, owner=place.owner)
-    runtime = start_runtime(store, place.settings, scheduler, public_url=place.public_url,
+    store = open_store(serving.settings.database_url, migrate=False, owner=serving.owner)
+    runtime = start_runtime(store, serving.settings, scheduler, public_url=serving.public_url,
                             worker=_Waking(dispatcher.wake))
     if scheduler:
         log.info("timers: running in the handling process (%s restored)", runtime.restored)

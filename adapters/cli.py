@@ -21,7 +21,7 @@ from adapters.console.chat import ConsoleChat, console_chat
 from adapters.console.demo import Demo
 from adapters.console.demo_own import OwnMeasuresDemo
 from adapters.console.repl import Repl
-from adapters.background import Place, start_background
+from adapters.background import Serving, start_background
 from adapters.server import adapter_status, build_app
 from adapters.web.local import board_server, listen
 from adapters.web.local import url_of as board_url
@@ -148,7 +148,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     owner = serve_owner(socket.gethostname(), port)
     public_url = settings.public_base_url or f"http://{_reachable(host)}:{port}"
     open_store(settings.database_url).close()  # migrated, and no connection left to fork
-    dispatcher, handling = start_background(Place(settings, owner, public_url, teams_without_auth), scheduler)
+    dispatcher, handling = start_background(Serving(settings, owner, public_url, teams_without_auth), scheduler)
     store = open_store(settings.database_url, migrate=False, owner=owner)
     for line in adapter_status(settings, teams_without_auth):
         log.info(line)

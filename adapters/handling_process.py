@@ -70,6 +70,9 @@ class HandlingProcess:
         os.close(results_write)
         return cls(process, events_write, results_read)
 
+    def alive(self) -> bool:
+        return not self._lost and self._process.is_alive()
+
     async def handle(self, event: Event) -> Result:
         if self._lost:
             raise HandlingLost("the handling process has stopped")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ambition-bot")
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
+HANDLING: web.AppKey[HandlingProcess] = web.AppKey("handling")
 
 
 def adapter_status(settings: Settings, teams_without_auth: bool = False) -> list[str]:
@@ -42,6 +43,11 @@ def adapter_status(settings: Settings, teams_without_auth: bool = False) -> list
 
 
 async def healthz(request: web.Request) -> web.Response:
+    handling = request.app.get(HANDLING)
+    if handling is not None and not handling.alive():
+        # It would go on answering clicks it can no longer handle: restart it (what it kept
+        # is handled at the next start).
+        return web.json_response({"status": "the handling process has stopped"}, status=503)
     return web.json_response({"status": "ok"})
 
 
@@ -86,6 +92,8 @@ def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
     # The plenum board: on every server, so any process can show any workshop's board.
     mount_board(app, store.sessions, store.workshops, runtime.clock if runtime else SystemClock(),
                 settings.bot_language)
+    if handling is not None:
+        app[HANDLING] = handling
     if runtime is None or not (settings.slack_on or settings.teams_on or teams_without_auth):
         if handling is not None:
             app.on_cleanup.append(lambda _: handling.stop())

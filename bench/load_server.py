@@ -60,7 +60,7 @@ def bare_app(api_url: str) -> web.Application:
 async def run_bot(options: argparse.Namespace) -> None:
     """As adapters/cli.py `serve` wires it, with the timers on (the one process of a deployment)."""
     from adapters.app import open_store, start_runtime
-    from adapters.background import Place, start_background
+    from adapters.background import Serving, start_background
     from adapters.config import Settings
     from adapters.server import build_app
     from tests.fakes.teams_api import APP_ID, APP_PASSWORD, TENANT_ID, FakeTeamsApi
@@ -71,7 +71,7 @@ async def run_bot(options: argparse.Namespace) -> None:
                         slack_api_url=options.slack_api, microsoft_app_id=APP_ID,
                         microsoft_app_password=SecretStr(APP_PASSWORD), microsoft_app_tenant_id=TENANT_ID)
     open_store(settings.database_url).close()
-    dispatcher, handling = start_background(Place(settings, "bench", "", teams_endpoints=endpoints), True)
+    dispatcher, handling = start_background(Serving(settings, "bench", "", teams_endpoints=endpoints), True)
     store = open_store(settings.database_url, migrate=False)
     runtime = start_runtime(store, settings, handling is None, None, worker=dispatcher)
     runner, url = await serve(build_app(store, settings, runtime, teams_endpoints=endpoints, handling=handling))

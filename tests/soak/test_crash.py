@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -164,3 +165,23 @@ async def test_a_killed_server_leaves_no_process_of_its_own_behind(tmp_path: Pat
             assert len(children) == 2, f"serve started {len(children)} processes, not a dispatcher and a handler"
             serve.kill()
             await _until(lambda: not any(map(_running, children)), timeout=5)
+
+
+async def test_a_server_whose_handling_process_died_says_it_is_unhealthy(tmp_path: Path) -> None:
+    """It would go on answering clicks (keeping them) that nothing handles; unhealthy, its
+    supervisor restarts it, and the next start handles what was kept."""
+    with _serving(tmp_path, "lost.sqlite3") as (serve, _):
+        async with aiohttp.ClientSession() as session:
+            await serve.healthy(session)
+            assert serve.pid is not None
+            handling = max(_children(serve.pid))  # forked after the dispatcher
+            os.kill(handling, signal.SIGKILL)
+
+            async def status() -> int:
+                async with session.get(f"{serve.url}/healthz") as response:
+                    return response.status
+
+            deadline = time.monotonic() + 10
+            while await status() == 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert await status() == 503
