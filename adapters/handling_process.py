@@ -53,6 +53,7 @@ class HandlingProcess:
         self._opened: asyncio.Future[asyncio.WriteTransport] | None = None
         self._waiting: dict[int, asyncio.Future[Result]] = {}
         self._numbers = iter(range(1, 1 << 62))
+        self._reading: asyncio.Task[None] | None = None  # the results, as they come
         self._lost = False
         self._stopping = False
 
@@ -74,11 +75,11 @@ class HandlingProcess:
         return not self._lost and self._process.is_alive()
 
     async def handle(self, event: Event) -> Result:
-        if self._lost:
-            raise HandlingLost("the handling process has stopped")
         if self._opened is None:
             self._opened = asyncio.ensure_future(self._open())
         writer = await asyncio.shield(self._opened)
+        if self._lost:  # checked after the wait: once lost, nothing reads the answers any more
+            raise HandlingLost("the handling process has stopped")
         number = next(self._numbers)
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting[number] = answer
@@ -117,8 +118,9 @@ class HandlingProcess:
         self._stopping = True
         if self._opened is not None:
             (await asyncio.shield(self._opened)).close()
-        elif self._to_child is not None:
+        elif self._to_child is not None:  # never used: its pipes were never handed to the loop
             os.close(self._to_child)
+            os.close(self._from_child)
         self._to_child = None
         await asyncio.to_thread(self._process.join, STOP_SECONDS)
         if self._process.is_alive():
