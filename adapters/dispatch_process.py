@@ -67,6 +67,9 @@ class DispatchProcess:
             if self._pipe is not None:
                 os.write(self._pipe, b".")
 
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
     def stop(self) -> None:
         with self._closing:
             if self._pipe is not None:

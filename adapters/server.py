@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from aiohttp import web
 from sqlalchemy import text
@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("ambition-bot")
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
-HANDLING: web.AppKey[HandlingProcess] = web.AppKey("handling")
+# serve's own processes (adapters/background.py): without one, it answers what it cannot do
+PROCESSES: web.AppKey[dict[str, Forked]] = web.AppKey("processes")
+
+
+@runtime_checkable
+class Forked(Protocol):
+    def alive(self) -> bool: ...
 
 
 def adapter_status(settings: Settings, teams_without_auth: bool = False) -> list[str]:
@@ -43,11 +49,11 @@ def adapter_status(settings: Settings, teams_without_auth: bool = False) -> list
 
 
 async def healthz(request: web.Request) -> web.Response:
-    handling = request.app.get(HANDLING)
-    if handling is not None and not handling.alive():
-        # It would go on answering clicks it can no longer handle: restart it (what it kept
-        # is handled at the next start).
-        return web.json_response({"status": "the handling process has stopped"}, status=503)
+    for name, process in request.app.get(PROCESSES, {}).items():
+        if not process.alive():
+            # It would go on keeping clicks it can no longer handle, or messages it can no
+            # longer deliver: restart it (what was kept is taken up at the next start).
+            return web.json_response({"status": f"the {name} process has stopped"}, status=503)
     return web.json_response({"status": "ok"})
 
 
@@ -92,8 +98,8 @@ def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
     # The plenum board: on every server, so any process can show any workshop's board.
     mount_board(app, store.sessions, store.workshops, runtime.clock if runtime else SystemClock(),
                 settings.bot_language)
-    if handling is not None:
-        app[HANDLING] = handling
+    app[PROCESSES] = {name: process for name, process in (
+        ("handling", handling), ("dispatcher", runtime.worker if runtime else None)) if isinstance(process, Forked)}
     if runtime is None or not (settings.slack_on or settings.teams_on or teams_without_auth):
         if handling is not None:
             app.on_cleanup.append(lambda _: handling.stop())

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from adapters.app import PlatformRouter, open_store, start_runtime
@@ -167,15 +168,17 @@ async def test_a_killed_server_leaves_no_process_of_its_own_behind(tmp_path: Pat
             await _until(lambda: not any(map(_running, children)), timeout=5)
 
 
-async def test_a_server_whose_handling_process_died_says_it_is_unhealthy(tmp_path: Path) -> None:
-    """It would go on answering clicks (keeping them) that nothing handles; unhealthy, its
-    supervisor restarts it, and the next start handles what was kept."""
+@pytest.mark.parametrize("dead", ["dispatcher", "handling"])
+async def test_a_server_whose_own_process_died_says_it_is_unhealthy(tmp_path: Path, dead: str) -> None:
+    """It would go on answering clicks (keeping them) that nothing handles, or whose messages
+    nothing delivers; unhealthy, its supervisor restarts it, and the next start takes up what
+    was kept."""
     with _serving(tmp_path, "lost.sqlite3") as (serve, _):
         async with aiohttp.ClientSession() as session:
             await serve.healthy(session)
             assert serve.pid is not None
-            handling = max(_children(serve.pid))  # forked after the dispatcher
-            os.kill(handling, signal.SIGKILL)
+            dispatcher, handling = sorted(_children(serve.pid))  # forked in that order
+            os.kill(dispatcher if dead == "dispatcher" else handling, signal.SIGKILL)
 
             async def status() -> int:
                 async with session.get(f"{serve.url}/healthz") as response:
