@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters.app import open_store, platforms, start_runtime
+from adapters.app import Platforms, Runtime, Store, Worker, open_store, platforms, start_runtime
 from adapters.batching import Batcher
 from adapters.config import Settings
-from adapters.dispatch_process import DispatchProcess, can_fork
+from adapters.dispatch_process import DispatchProcess, Stop, can_fork
 from adapters.handling_process import HandlingProcess
 from adapters.intake import Handle, handled_here
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from adapters.teams.auth import Endpoints
 
 log = logging.getLogger("ambition-bot")
-Stop = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,8 @@ def _dispatch_here(serving: Serving) -> tuple[Callable[[], None], Stop]:
     """In the dispatcher's process (adapters/dispatch_process.py): the outbox delivered under
     serve's name, so a restarted server takes its claims over at once; the timers it meets
     are scheduled in the database, for the process that runs them."""
-    store = open_store(serving.settings.database_url, migrate=False, owner=serving.owner)
-    runtime = start_runtime(store, serving.settings, False, public_url=serving.public_url,
-                            deliver_to=platforms(store, serving.settings, serving.teams_without_auth,
-                                                 teams_endpoints=serving.teams_endpoints))
-
-    def stop() -> None:
-        runtime.stop()
-        store.close()
-
+    runtime, stop = _started(serving, False, deliver_to=lambda store: platforms(
+        store, serving.settings, serving.teams_without_auth, teams_endpoints=serving.teams_endpoints))
     return runtime.worker.wake, stop
 
 
@@ -74,14 +66,21 @@ class _Waking:
 
 def _handle_here(serving: Serving, scheduler: bool, dispatcher: DispatchProcess) -> tuple[Handle, Stop]:
     """In the handling process (adapters/handling_process.py): the service, and the timers."""
-    store = open_store(serving.settings.database_url, migrate=False, owner=serving.owner)
-    runtime = start_runtime(store, serving.settings, scheduler, public_url=serving.public_url,
-                            worker=_Waking(dispatcher.wake))
+    runtime, stop = _started(serving, scheduler, worker=_Waking(dispatcher.wake))
     if scheduler:
         log.info("timers: running in the handling process (%s restored)", runtime.restored)
+    return handled_here(Batcher(runtime.service), runtime.worker.wake), stop
+
+
+def _started(serving: Serving, scheduler: bool, *, worker: Worker | None = None,
+             deliver_to: Callable[[Store], Platforms] | None = None) -> tuple[Runtime, Stop]:
+    """This process's own store and runtime, and how to stop both."""
+    store = open_store(serving.settings.database_url, migrate=False, owner=serving.owner)
+    runtime = start_runtime(store, serving.settings, scheduler, public_url=serving.public_url, worker=worker,
+                            deliver_to=deliver_to(store) if deliver_to else None)
 
     def stop() -> None:
         runtime.stop()
         store.close()
 
-    return handled_here(Batcher(runtime.service), runtime.worker.wake), stop
+    return runtime, stop

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from multiprocessing.process import BaseProcess
 from typing import IO, Any
 
-from adapters.dispatch_process import STOP_SECONDS, background
+from adapters.dispatch_process import STOP_SECONDS, Stop, background
 from adapters.intake import Handle
 from bot.codec import dumps_event, loads_event
 from bot.events import Event
@@ -35,8 +35,6 @@ from bot.service import Result
 log = logging.getLogger(__name__)
 
 LINE_LIMIT = 64 * 1024 * 1024  # one event or result per line: far above any the endpoints take
-
-Stop = Callable[[], None]
 
 
 class HandlingLost(ConnectionError):

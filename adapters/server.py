@@ -98,25 +98,23 @@ def build_app(store: Store, settings: Settings, runtime: Runtime | None = None,
     # The plenum board: on every server, so any process can show any workshop's board.
     mount_board(app, store.sessions, store.workshops, runtime.clock if runtime else SystemClock(),
                 settings.bot_language)
-    app[PROCESSES] = {name: process for name, process in (
-        ("handling", handling), ("dispatcher", runtime.worker if runtime else None)) if isinstance(process, Forked)}
-    if runtime is None or not (settings.slack_on or settings.teams_on or teams_without_auth):
-        if handling is not None:
-            app.on_cleanup.append(lambda _: handling.stop())
-        return app
-    intake = Intake(handling.handle if handling else handled_here(Batcher(runtime.service), runtime.worker.wake),
-                    SqlInbox.beside(store.engine))
-    app[INTAKE] = intake
-    start, stop = sweeping(intake)
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)  # what is being handled finishes first: then the process may stop
-    if handling is not None:
+    candidates: dict[str, object] = {"handling": handling, "dispatcher": runtime.worker if runtime else None}
+    forked: dict[str, Forked] = {name: p for name, p in candidates.items() if isinstance(p, Forked)}
+    app[PROCESSES] = forked
+    if runtime is not None and (settings.slack_on or settings.teams_on or teams_without_auth):
+        intake = Intake(handling.handle if handling else handled_here(Batcher(runtime.service), runtime.worker.wake),
+                        SqlInbox.beside(store.engine))
+        app[INTAKE] = intake
+        start, stop = sweeping(intake)
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
+        if settings.slack_on:
+            _mount_slack(app, settings, intake, slack_socket_mode)
+        if settings.teams_on or teams_without_auth:
+            _mount_teams(app, store, settings, intake, teams_endpoints)
+    if handling is not None:  # after the intake's clean-up: what is being handled finishes first
         app.on_startup.append(_frozen)
         app.on_cleanup.append(lambda _: handling.stop())
-    if settings.slack_on:
-        _mount_slack(app, settings, intake, slack_socket_mode)
-    if settings.teams_on or teams_without_auth:
-        _mount_teams(app, store, settings, intake, teams_endpoints)
     return app
 
 

@@ -18,7 +18,7 @@ from adapters.intake import Handle
 from bot.events import Actor, FormSubmitted
 from bot.service import Result
 
-pytestmark = pytest.mark.skipif(not can_fork(), reason="the handling process is forked")
+pytestmark = pytest.mark.skipif(not can_fork(), reason="needs os.fork; where it is missing, serve handles events on its own threads and has no handling process")
 
 
 def _submission(number: int, text: str = "") -> FormSubmitted:
