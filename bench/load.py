@@ -264,9 +264,10 @@ async def run(url: str, folder: Path, options: argparse.Namespace) -> None:
                 planned = plan(workshops, seconds, options.think)
                 _print_setup(store, workshops, planned, seconds, options)
                 job = Job(workshops, planned, bot.url, control_url, SECRET,
-                          teams.sign_activity(teams.channel_message("status")), teams.port)
+                          teams.sign_activity(teams.channel_message("status")), teams.port,
+                          only_slack=options.only_slack)
                 bare = replace(job, planned=[p for p in planned if p[0] < bare_seconds], teams_authorization="",
-                               only_slack=True)
+                               only_slack=True, bare=True)
                 bare_report, bare_cpu = await measure_bare(senders, bare, folder, slack.url)
                 take_calls(slack)
                 ours = await measure_ours(senders, job, bot, store, seconds, options)
@@ -326,7 +327,8 @@ def _print_setup(store: Store, workshops: list[Workshop], planned: list[Planned]
           f"{sum(1 for w in workshops if w.platform == 'teams')} Teams) × 22 people · "
           f"{options.minutes:g} min · offered {len(planned) / seconds:.0f} requests/s "
           f"(Slack {per['slack'] / seconds:.0f}/s, Teams {per['teams'] / seconds:.0f}/s; "
-          f"one action per person every {options.think:g} s on average)")
+          f"one action per person every {options.think:g} s on average)"
+          + (" · --only-slack: the bot gets only the Slack workshops' requests" if options.only_slack else ""))
     print(f"setup: bot in its own process (bench/load_server.py, wired as `ambition-bot serve`, "
           f"scheduler on, production pacing), sender in its own process (one aiohttp session), "
           f"fakes of Slack and Microsoft in this one · load average {os.getloadavg()[0]:.1f} on "
@@ -422,6 +424,9 @@ def main() -> None:
                         help="of the same stream sent to the minimal slack-bolt app (default: --minutes)")
     parser.add_argument("--drain-minutes", type=float, default=15,
                         help="how long to wait for the outbox to drain after the load")
+    parser.add_argument("--only-slack", action="store_true",
+                        help="send the bot only the Slack workshops' requests, as the bare app gets: request "
+                             "for request the same work, with no Teams traffic on the same cores")
     parser.add_argument("--py-spy", default="", help="record the bot with py-spy --gil into this file (raw)")
     options = parser.parse_args()
     if options.bare_minutes is None:

@@ -119,7 +119,8 @@ class Job:
     slack_secret: str
     teams_authorization: str  # the Bot Connector's token: it names the service URL, not the activity
     teams_fake_port: int
-    only_slack: bool = False  # the minimal slack-bolt app: Slack's requests, and nothing looked up
+    only_slack: bool = False  # only the Slack workshops' requests (the Teams ones sit idle)
+    bare: bool = False  # the minimal slack-bolt app: it posts nothing, so nothing is looked up
 
 
 @dataclass(frozen=True)
@@ -305,7 +306,7 @@ class Sender:
                          "hash": f"h{next(self.numbers)}"}}
 
     async def _slack_goal(self, ws: Workshop, who: int, channel: str, seq: str) -> Json | None:
-        if self.job.only_slack:  # nothing to look at: the minimal app posts nothing
+        if self.job.bare:  # nothing to look at: the minimal app posts nothing
             value = _button_value("support_goal", {"workshop": ws.id, "seq": seq, "goal": "g0000000000"})
             return {"ts": "1700000000.000100", "block_id": "", "element": {
                 "type": "button", "action_id": "support_goal:1", "value": value,
