@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.codec import dumps_event, loads_event
 from bot.events import Event
@@ -60,6 +61,16 @@ class SqlInbox:
         for event in events:
             rows.setdefault(event.event_id, {"event_id": event.event_id, "received_at": now,
                                              "event": dumps_event(event)})
+        try:
+            return self._write(list(rows.values()), handled)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # The database dropped the open connection (it restarted): what the pool's check
+            # of a connection it hands out would have caught.
+            return self._write(list(rows.values()), handled)
+
+    def _write(self, rows: list[dict[str, object]], handled: Collection[str]) -> set[str]:
         if self._connection is None:
             self._connection = self._engine.connect()
         connection = self._connection
@@ -67,12 +78,11 @@ class SqlInbox:
             with connection.begin():
                 if handled:
                     connection.execute(_FORGET, {"ids": list(handled)})
-                kept = set(connection.execute(self._keep, list(rows.values())).scalars()) if rows else set()
+                return set(connection.execute(self._keep, rows).scalars()) if rows else set()
         except Exception:
-            self._connection = None  # the database may have dropped it: a new one next time
+            self._connection = None  # a new one next time
             connection.close()
             raise
-        return kept
 
     def waiting(self, received_before: datetime | None = None) -> list[Event]:
         """What is kept and not handled yet, in the order it came."""
