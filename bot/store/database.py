@@ -6,9 +6,12 @@ import fcntl
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import create_engine, event, make_url
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +20,18 @@ BUSY_SECONDS = 30  # how long a transaction waits for another to finish before i
 # takes the write lock nor waits for a writer, and reads what was committed when it began.
 READ_ONLY = {"read_only": True}
 _giving_way = False
+
+
+def upsert(model: type[Any], keys: Sequence[str], columns: Sequence[str]) -> Mapping[str, Any]:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET columns, by dialect name: one statement, where
+    the ORM's merge read a row before writing it, and two writers of a new row at once failed
+    the second."""
+    def on(insert: Any) -> Any:
+        statement = insert(model)
+        return statement.on_conflict_do_update(
+            index_elements=list(keys), set_={name: statement.excluded[name] for name in columns})
+
+    return {"sqlite": on(sqlite_dialect.insert), "postgresql": on(postgresql_dialect.insert)}
 
 
 def give_way() -> None:

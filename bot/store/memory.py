@@ -6,14 +6,16 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.database import READ_ONLY
+from bot.store.database import READ_ONLY, upsert
 from bot.store.tables import PlatformMemoryRow
 
 FRESH_SECONDS = 30.0  # how long a value read here is trusted before the store is asked again
 MAX_KEPT = 10_000  # values kept at most; the least recently used go first
+
+
+_PUT = upsert(PlatformMemoryRow, ["key"], ["value", "updated_at"])
 
 
 class PlatformMemory:
@@ -46,18 +48,12 @@ class PlatformMemory:
         return value
 
     def put(self, key: str, value: str) -> None:
-        try:
-            self._merge(key, value)
-        except IntegrityError:
-            # merge looks first and inserts what it did not find: another request (a Teams
-            # re-send of the same activity, two first messages of a conversation at once)
-            # inserted the key in between, a 500 on PostgreSQL. Now it is there: an update.
-            self._merge(key, value)
-        self._keep(key, value)
-
-    def _merge(self, key: str, value: str) -> None:
+        # Two writers of a new key at once: a Teams re-send of the same activity, two first
+        # messages of a conversation (with the ORM's merge, a 500 on PostgreSQL).
         with self._sessions.begin() as session:
-            session.merge(PlatformMemoryRow(key=key, value=value, updated_at=datetime.now(UTC)))
+            session.execute(_PUT[session.get_bind().dialect.name],
+                            {"key": key, "value": value, "updated_at": datetime.now(UTC)})
+        self._keep(key, value)
 
     def _keep(self, key: str, value: str | None) -> None:
         self._read[key] = (time.monotonic(), value)

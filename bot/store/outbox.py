@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.codec import loads
 from bot.effects import Direct, Post, Update
 from bot.ports import Pending
+from bot.store.database import upsert
 from bot.store.tables import OutboxRow, PostedMessageRow
 
 LEASE = timedelta(minutes=2)  # longer than any one delivery with its retries takes
@@ -24,6 +25,11 @@ _ROWS = cast(Table, OutboxRow.__table__)
 _DELIVERED = (update(_ROWS).where(_ROWS.c.id.in_(bindparam("items", expanding=True)),
                                   _ROWS.c.delivered_at.is_(None))
               .values(delivered_at=bindparam("at"), attempts=_ROWS.c.attempts + 1, claimed_until=None))
+
+
+# Where each posted message is, for a whole batch in one statement: the ORM's merge read each
+# row before writing it, the dispatcher's biggest cost under load (bench/load.py).
+_REMEMBER = upsert(PostedMessageRow, ["workshop_id", "key"], ["ref", "updated_at"])
 
 
 class SqlOutbox:
@@ -74,12 +80,15 @@ class SqlOutbox:
     def delivered(self, done: Sequence[tuple[Pending, str | None]], now: datetime) -> None:
         with self._sessions.begin() as session:
             session.execute(_DELIVERED, {"items": [item.id for item, _ in done], "at": now})
+            posted: dict[tuple[str, str], dict[str, object]] = {}  # the last one of each wins
             for item, ref in done:
                 effect = item.effect
                 # An update of a message that was never posted is posted: remember where, too.
                 if isinstance(effect, (Post, Update, Direct)) and effect.key and ref is not None:
-                    session.merge(PostedMessageRow(workshop_id=item.workshop_id, key=effect.key,
-                                                   ref=ref, updated_at=now))
+                    posted[item.workshop_id, effect.key] = {"workshop_id": item.workshop_id, "key": effect.key,
+                                                            "ref": ref, "updated_at": now}
+            if posted:
+                session.execute(_REMEMBER[session.get_bind().dialect.name], list(posted.values()))
 
     def failed(self, item: Pending, error: str, retry_at: datetime | None, now: datetime,
                progress: str | None = None, in_doubt: bool = False) -> None:

@@ -531,6 +531,10 @@ def test_the_outbox_hands_out_effects_in_order_and_records_each_attempt(store: S
     assert outbox.refs({(ws.id, key), (ws.id, "other")}) == {(ws.id, key): "C123/1700000000.000100"}
     assert keyed.id not in {i.id for i in outbox.pending(1000)}
     assert outbox.backlog() == len(pending) - 1
+    # Posted again elsewhere (its message was gone): the newest place is remembered, and of two
+    # in one batch, the later one.
+    outbox.delivered([(keyed, "C123/1700000000.000200"), (keyed, "C123/1700000000.000300")], LATER)
+    assert outbox.refs({(ws.id, key)}) == {(ws.id, key): "C123/1700000000.000300"}
 
     # Failed, to be retried: still pending, one more attempt, due at the retry time.
     flaky = next(i for i in pending if i.id != keyed.id)
