@@ -190,7 +190,7 @@ class Intake:
                         answer.set_exception(error)
                 if not batch:
                     log.warning("could not forget handled events in the inbox: %s", type(error).__name__)
-                    break
+                    return  # they go with the next click kept
                 continue
             for event, answer in batch:
                 if event.event_id in kept:
