@@ -1,7 +1,7 @@
 """Issue #8's load run: many workshops clicking and submitting through Slack and Teams at once.
 
     python bench/load.py [--workshops 100] [--minutes 5] [--database-url URL] [--think 8]
-                         [--bare-minutes M] [--drain-minutes M] [--py-spy FILE]
+                         [--bare-minutes M] [--drain-minutes M] [--only-slack] [--py-spy FILE]
 
 Half of the workshops run in Slack (signed requests to `POST /slack/events`: buttons, modal
 submissions, slash commands), the other half in Teams (activities to `POST /api/messages`,
@@ -17,9 +17,11 @@ and this one, which holds the fakes and sets the workshops up through the bot's 
 
 In the same run, before the bot's turn, the identical Slack request stream at the same rate (its
 first `--bare-minutes`) goes to a minimal slack-bolt app that only acknowledges, in a process of
-its own. Printed: per endpoint the requests, errors (non-2xx, no answer within 10 s), the share
-answered within Slack's 3 seconds, p50 / p99 / max; the bare app's p50 / p99 and ours over it;
-the outbox backlog when the load stops and how long it takes to drain.
+its own. With `--only-slack` the bot gets only that stream too (the Teams workshops sit idle):
+the same requests, with no Teams traffic sharing the cores. Printed: per endpoint the
+requests, errors (non-2xx, no answer within 10 s), the share answered within Slack's 3
+seconds, p50 / p99 / max; the bare app's p50 / p99 and ours over it; the outbox backlog when
+the load stops and how long it takes to drain.
 """
 
 from __future__ import annotations
