@@ -8,14 +8,17 @@ or an operator ending idle sessions) must not fail the next click.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 
-from adapters.app import Store
+from adapters.app import Store, open_store
 from bot.events import Action, Actor
 from bot.store.database import connect
 from bot.store.inbox import SqlInbox
+from tests.conftest import _postgres_url
+from tests.databases import throwaway_schema
 
 
 def click(n: int) -> Action:
@@ -37,21 +40,26 @@ def test_what_is_kept_waits_in_order_until_it_is_forgotten(store: Store) -> None
         inbox.close()
 
 
-def test_a_click_is_kept_after_postgresql_dropped_the_inbox_connection(store: Store) -> None:
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL ends a connection from the server's side")
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with throwaway_schema(_postgres_url()) as url:
+        yield url
+
+
+def test_a_click_is_kept_after_postgresql_dropped_the_inbox_connection(postgres_url: str) -> None:
     name = f"inbox-{uuid.uuid4().hex[:12]}"  # this test's sessions, apart from any other's
-    engine = connect(store.engine.url.update_query_dict({"application_name": name})
-                     .render_as_string(hide_password=False))
-    inbox = SqlInbox(engine)
+    store = open_store(f"{postgres_url}&application_name={name}")
+    admin = connect(postgres_url)
+    inbox = SqlInbox.beside(store.engine)
     try:
         inbox.keep([click(1)])
-        with store.engine.begin() as admin:
-            ended = admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                       "WHERE application_name = :name"), {"name": name})
+        with admin.begin() as connection:
+            ended = connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                            "WHERE application_name = :name"), {"name": name})
             assert True in ended.scalars().all()
         assert inbox.keep([click(2)], handled=["click-1"]) == {"click-2"}
         assert [event.event_id for event in inbox.waiting()] == ["click-2"]
     finally:
         inbox.close()
-        engine.dispose()
+        store.close()
+        admin.dispose()
